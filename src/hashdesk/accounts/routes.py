@@ -1,0 +1,106 @@
+"""Sign-in for agents and traders, and the exchange's signed connector API."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+
+from hashdesk.accounts import actions
+from hashdesk.accounts.queries import list_agents
+from hashdesk.accounts.schemas import (
+    AgentCreate,
+    AgentLogin,
+    AgentPublic,
+    SessionInfo,
+    TraderPublic,
+    TraderTokenLogin,
+    TraderUpsert,
+)
+from hashdesk.core.errors import InvalidInput, NotAuthenticated
+from hashdesk.core.signing import SIGNATURE_HEADER, verify
+from hashdesk.web.deps import (
+    CurrentAgent,
+    CurrentPrincipal,
+    DbSession,
+    RateLimiterDep,
+    SettingsDep,
+    client_address,
+    csrf_token,
+    sign_in,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+MAX_CONNECTOR_BODY = 64 * 1024
+
+
+@router.post("/auth/login", response_model=SessionInfo)
+def agent_login(
+    data: AgentLogin, request: Request, session: DbSession, limiter: RateLimiterDep
+) -> SessionInfo:
+    limiter.hit(f"login:{client_address(request)}", limit=20, window_seconds=300)
+    limiter.hit(f"login:{data.email.lower()}", limit=10, window_seconds=300)
+    agent = actions.check_agent_login(session, data.email, data.password)
+    token = sign_in(request, {"kind": "agent", "id": agent.id})
+    return SessionInfo(
+        kind="agent", id=agent.id, name=agent.name, role=agent.role, csrf_token=token
+    )
+
+
+@router.post("/auth/trader-token", response_model=SessionInfo)
+def trader_login(
+    data: TraderTokenLogin, request: Request, session: DbSession, settings: SettingsDep,
+    limiter: RateLimiterDep,
+) -> SessionInfo:  # fmt: skip
+    limiter.hit(f"trader-token:{client_address(request)}", limit=60, window_seconds=300)
+    trader = actions.check_trader_token(session, data.token, settings.exchange_jwt_key,
+                                        settings.exchange_jwt_issuer)  # fmt: skip
+    token = sign_in(request, {"kind": "trader", "id": trader.id})
+    return SessionInfo(
+        kind="trader", id=trader.id, name=trader.name or trader.email, csrf_token=token
+    )
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(request: Request, principal: CurrentPrincipal) -> None:
+    request.session.clear()
+
+
+@router.get("/auth/session", response_model=SessionInfo)
+def whoami(request: Request, principal: CurrentPrincipal) -> SessionInfo:
+    role = principal.role.value if principal.role else None
+    return SessionInfo(kind=principal.kind.value, id=principal.id, name=principal.name, role=role,
+                       csrf_token=csrf_token(request))  # fmt: skip
+
+
+@router.put("/connector/traders/{external_id}", response_model=TraderPublic)
+async def upsert_trader(
+    external_id: str, request: Request, session: DbSession, settings: SettingsDep
+) -> TraderPublic:
+    """The exchange pushes a trader's profile. Signed: ``X-HashDesk-Signature: t=..,v1=..``
+    (HMAC-SHA256 of ``"<t>.<body>"`` with the connector secret)."""
+    body = await request.body()
+    if len(body) > MAX_CONNECTOR_BODY:
+        raise InvalidInput("The request body is too large.", field="body")
+    if not verify(settings.connector_secret, request.headers.get(SIGNATURE_HEADER, ""), body):
+        raise NotAuthenticated("The connector signature is missing, wrong or too old.")
+    if not 1 <= len(external_id) <= 128:
+        raise InvalidInput("external_id must have 1 to 128 characters.", field="external_id")
+    try:
+        data = TraderUpsert.model_validate(json.loads(body))
+    except (ValueError, ValidationError) as error:
+        raise InvalidInput(
+            "The trader profile is not valid: {reason}", field="body", reason=str(error)
+        ) from error
+    return TraderPublic.model_validate(actions.check_upsert_trader(session, external_id, data))
+
+
+@router.get("/agents", response_model=list[AgentPublic])
+def agents(session: DbSession, agent: CurrentAgent) -> list[AgentPublic]:
+    return [AgentPublic.model_validate(a) for a in list_agents(session)]
+
+
+@router.post("/agents", status_code=201, response_model=AgentPublic)
+def create_agent(data: AgentCreate, session: DbSession, agent: CurrentAgent) -> AgentPublic:
+    return AgentPublic.model_validate(actions.check_create_agent(session, agent, data))

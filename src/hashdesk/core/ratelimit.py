@@ -1,0 +1,68 @@
+"""Fixed-window rate limits for public endpoints (sign-in, guest codes, guest tickets).
+
+In one process a dictionary does; with Redis configured the count is shared by every node.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+import redis
+
+from hashdesk.core.errors import RateLimited
+
+
+class RateLimiter(Protocol):
+    def hit(self, key: str, limit: int, window_seconds: int) -> None:
+        """Count one attempt; raise ``RateLimited`` past ``limit`` in the window."""
+        ...
+
+
+class MemoryRateLimiter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, int], int] = {}
+
+    def hit(self, key: str, limit: int, window_seconds: int) -> None:
+        window = int(time.time() // window_seconds)
+        with self._lock:
+            self._forget_old_windows(window_seconds, window)
+            count = self._counts.get((key, window), 0) + 1
+            self._counts[(key, window)] = count
+        if count > limit:
+            raise RateLimited(
+                "Too many attempts; try again in {retry_after} seconds.",
+                retry_after=window_seconds - int(time.time()) % window_seconds,
+            )
+
+    def _forget_old_windows(self, window_seconds: int, current: int) -> None:
+        if len(self._counts) > 10_000:
+            self._counts = {k: v for k, v in self._counts.items() if k[1] >= current}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+class RedisRateLimiter:
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=5)
+
+    def hit(self, key: str, limit: int, window_seconds: int) -> None:
+        window = int(time.time() // window_seconds)
+        redis_key = f"hashdesk:rate:{key}:{window}"
+        pipe = self._client.pipeline()
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, window_seconds)
+        count = int(pipe.execute()[0])
+        if count > limit:
+            raise RateLimited(
+                "Too many attempts; try again in {retry_after} seconds.",
+                retry_after=window_seconds - int(time.time()) % window_seconds,
+            )
+
+
+def make_rate_limiter(redis_url: str | None) -> RateLimiter:
+    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()

@@ -1,0 +1,1 @@
+"""Demo data: staff for every role, traders and a realistic ticket history."""

@@ -1,0 +1,24 @@
+"""Every mapped class, imported once so that ``Base.metadata`` knows all tables
+(for Alembic, the migration guard and test set-up)."""
+
+from hashdesk.accounts.models import Agent, Trader
+from hashdesk.core.audit import AuditEntry
+from hashdesk.core.db import Base
+from hashdesk.core.idempotency import IdempotencyRecord
+from hashdesk.notify.models import OutboxMessage, WebhookEndpoint
+from hashdesk.tickets.models import (
+    Attachment,
+    Category,
+    GuestCode,
+    Macro,
+    SlaPolicy,
+    Ticket,
+    TicketEntry,
+)
+
+metadata = Base.metadata
+
+__all__ = [
+    "Agent", "Attachment", "AuditEntry", "Category", "GuestCode", "IdempotencyRecord", "Macro",
+    "OutboxMessage", "SlaPolicy", "Ticket", "TicketEntry", "Trader", "WebhookEndpoint", "metadata",
+]  # fmt: skip

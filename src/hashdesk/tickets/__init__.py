@@ -1,0 +1,1 @@
+"""Tickets: categories, departments, SLA clocks, hand-offs, audit and public tracking."""

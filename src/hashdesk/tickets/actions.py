@@ -1,0 +1,669 @@
+"""Every ticket write. ``check_*`` validate and call ``do_*``; ``do_*`` write, audit and
+queue notifications (events and webhooks go out only after the commit)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hashdesk.accounts.models import Agent, Trader
+from hashdesk.assets.formats import NETWORKS, check_address, check_tx_hash
+from hashdesk.config import Settings, get_settings
+from hashdesk.core import audit
+from hashdesk.core.auth import Permission, Principal, PrincipalKind
+from hashdesk.core.clock import utcnow
+from hashdesk.core.errors import Conflict, InvalidInput, NotFound, RateLimited
+from hashdesk.core.events import publish_on_commit
+from hashdesk.core.i18n import match_locale
+from hashdesk.core.ids import new_numeric_code, new_tracking_id, normalize_tracking_id
+from hashdesk.notify import do_enqueue_email, do_enqueue_webhooks
+from hashdesk.tickets import sla
+from hashdesk.tickets.attachments import CheckedUpload, store
+from hashdesk.tickets.departments import Department
+from hashdesk.tickets.labels import DEFAULT_CATEGORIES, STATUS_LABELS
+from hashdesk.tickets.models import (
+    Attachment,
+    Category,
+    EntryKind,
+    GuestCode,
+    Macro,
+    Priority,
+    SlaPolicy,
+    Status,
+    Ticket,
+    TicketEntry,
+)
+from hashdesk.tickets.queries import get_category, get_macro, get_ticket_by_tracking_id
+from hashdesk.tickets.schemas import MacroCreate, TicketCreate, TicketFields
+
+FINISHED = {Status.RESOLVED, Status.CLOSED}
+ALLOWED_TRANSITIONS: dict[Status, set[Status]] = {
+    Status.NEW: {Status.OPEN, Status.PENDING, Status.ESCALATED, Status.RESOLVED, Status.CLOSED},
+    Status.OPEN: {Status.PENDING, Status.ESCALATED, Status.RESOLVED, Status.CLOSED},
+    Status.PENDING: {Status.OPEN, Status.ESCALATED, Status.RESOLVED, Status.CLOSED},
+    Status.ESCALATED: {Status.OPEN, Status.PENDING, Status.RESOLVED, Status.CLOSED},
+    Status.RESOLVED: {Status.OPEN, Status.CLOSED},
+    Status.CLOSED: set(),
+}
+GUEST_CODE_MINUTES = 15
+GUEST_CODE_ATTEMPTS = 5
+VIP_DESK_LEVEL = 3  # from this VIP level, tickets go straight to the VIP desk
+TRACKING_ID_RETRIES = 5
+
+
+def settings_of(session: Session) -> Settings:
+    settings: Settings | None = session.info.get("settings")
+    return settings or get_settings()
+
+
+# --- what every change announces -------------------------------------------------------
+
+
+def _announce(session: Session, ticket: Ticket, event_type: str, *, public: bool = True) -> None:
+    """Tell open pages (after commit) and queue webhooks. Internal changes reach staff only."""
+    message = {
+        "type": event_type,
+        "ticket_id": ticket.id,
+        "tracking_id": ticket.tracking_id,
+        "status": ticket.status,
+        "department": ticket.department,
+    }
+    publish_on_commit(session, "console", message)
+    if public:
+        publish_on_commit(session, f"ticket:{ticket.id}", message)
+        if ticket.trader_id is not None:
+            publish_on_commit(session, f"trader:{ticket.trader_id}", message)
+        do_enqueue_webhooks(session, event_type, _webhook_data(ticket))
+
+
+def _webhook_data(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "tracking_id": ticket.tracking_id,
+        "category": ticket.category,
+        "department": ticket.department,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "trader_id": ticket.trader_id,
+    }
+
+
+def _snapshot(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "status": ticket.status,
+        "department": ticket.department,
+        "assignee_id": ticket.assignee_id,
+        "priority": ticket.priority,
+    }
+
+
+def _add_entry(
+    session: Session,
+    ticket: Ticket,
+    actor: Principal,
+    kind: EntryKind,
+    body: str = "",
+    *,
+    public: bool = True,
+    data: dict[str, Any] | None = None,
+) -> TicketEntry:
+    entry = TicketEntry(
+        ticket_id=ticket.id,
+        kind=kind.value,
+        author_kind=actor.kind.value,
+        author_id=actor.id,
+        author_name=actor.name,
+        body=body,
+        public=public,
+        data=data or {},
+    )
+    session.add(entry)
+    ticket.updated_at = utcnow()
+    return entry
+
+
+def _recipient(session: Session, ticket: Ticket) -> tuple[str, str | None] | None:
+    """(email, anti-phishing code) of whoever follows the ticket."""
+    if ticket.trader_id is not None:
+        trader = session.get(Trader, ticket.trader_id)
+        return (trader.email, trader.anti_phishing_code) if trader else None
+    return (ticket.guest_email, None) if ticket.guest_email else None
+
+
+def _email_follower(session: Session, ticket: Ticket, template: str, **context: Any) -> None:
+    recipient = _recipient(session, ticket)
+    if recipient is None or not settings_of(session).email_enabled:
+        return
+    url = f"{settings_of(session).public_url}/portal/tickets/{ticket.tracking_id}"
+    do_enqueue_email(
+        session,
+        to=recipient[0],
+        template=template,
+        locale=ticket.language,
+        context={
+            "tracking_id": ticket.tracking_id,
+            "subject": ticket.subject,
+            "url": url,
+            **context,
+        },
+        anti_phishing_code=recipient[1],
+    )
+
+
+# --- opening a ticket --------------------------------------------------------------------
+
+
+def check_fields(category: Category, fields: TicketFields) -> dict[str, str]:
+    values = {k: v for k, v in fields.model_dump().items() if v}
+    for name in values:
+        if name not in category.fields:
+            raise InvalidInput(
+                "The {category} category has no {name} field.", field=f"fields.{name}",
+                category=category.slug, name=name,
+            )  # fmt: skip
+    for name in category.required_fields:
+        if name not in values:
+            raise InvalidInput(
+                "{name} is required for this category.", field=f"fields.{name}", name=name
+            )
+    network = values.get("network")
+    if network is not None:
+        network = values["network"] = network.lower()
+        if network not in NETWORKS:
+            raise InvalidInput(
+                "Unknown network {network}; choose one of: {known}.", field="fields.network",
+                network=network, known=", ".join(sorted(NETWORKS)),
+            )  # fmt: skip
+    for name, check in (("tx_hash", check_tx_hash), ("address", check_address)):
+        if name in values and (problem := check(network, values[name])):
+            raise InvalidInput(problem, field=f"fields.{name}")
+    return values
+
+
+def _resolve_category(session: Session, slug: str) -> Category:
+    category = get_category(session, slug)
+    if category is None or not category.active:
+        raise InvalidInput("Unknown category {category}.", field="category", category=slug)
+    return category
+
+
+def _ticket_language(data: TicketCreate, fallback: str) -> str:
+    if data.language is None:
+        return fallback
+    language = match_locale(data.language)
+    if language is None:
+        raise InvalidInput("Unknown language {language}.", field="language", language=data.language)
+    return language
+
+
+def check_create_ticket(
+    session: Session,
+    actor: Principal,
+    data: TicketCreate,
+    *,
+    guest_email: str | None = None,
+    uploads: list[CheckedUpload] | None = None,
+) -> Ticket:
+    """A trader (``actor``) or a guest (``guest_email``, actor = SYSTEM) opens a ticket."""
+    if actor.kind not in (PrincipalKind.TRADER, PrincipalKind.SYSTEM):
+        raise InvalidInput("Tickets are opened by traders or guests.", field="actor")
+    if actor.kind is PrincipalKind.SYSTEM and not guest_email:
+        raise InvalidInput("A guest ticket needs an email address.", field="email")
+    category = _resolve_category(session, data.category)
+    fields = check_fields(category, data.fields)
+    trader = session.get(Trader, actor.id) if actor.kind is PrincipalKind.TRADER else None
+    language = _ticket_language(data, trader.language if trader else actor.locale)
+    return do_create_ticket(
+        session, actor, data, category, fields, language, trader, guest_email, uploads or []
+    )
+
+
+def do_create_ticket(
+    session: Session,
+    actor: Principal,
+    data: TicketCreate,
+    category: Category,
+    fields: dict[str, str],
+    language: str,
+    trader: Trader | None,
+    guest_email: str | None,
+    uploads: list[CheckedUpload],
+    *,
+    now: datetime | None = None,
+) -> Ticket:
+    now = now or utcnow()
+    vip_level = trader.vip_level if trader else 0
+    department = Department.VIP.value if vip_level >= VIP_DESK_LEVEL else category.department
+    priority = category.default_priority
+    if vip_level >= 1 and priority in (Priority.LOW, Priority.NORMAL):
+        priority = Priority.HIGH.value
+    ticket = Ticket(
+        tracking_id=_unused_tracking_id(session),
+        trader_id=trader.id if trader else None,
+        guest_email=guest_email.lower() if guest_email else None,
+        category=category.slug,
+        department=department,
+        subject=data.subject,
+        description=data.description,
+        fields=fields,
+        priority=priority,
+        language=language,
+        vip_level=vip_level,
+        created_at=now,
+        updated_at=now,
+    )
+    sla.start_clocks(session, ticket, now)
+    session.add(ticket)
+    session.flush()
+    entry = _add_entry(session, ticket, actor, EntryKind.CREATED, data.description)
+    entry.created_at = now
+    session.flush()
+    _attach(session, ticket, entry, uploads)
+    audit.record(session, actor, "ticket.created", "ticket", ticket.id, after=_snapshot(ticket))
+    _email_follower(session, ticket, "ticket_created")
+    _announce(session, ticket, "ticket.created")
+    return ticket
+
+
+def _unused_tracking_id(session: Session) -> str:
+    for _ in range(TRACKING_ID_RETRIES):
+        candidate = new_tracking_id()
+        if get_ticket_by_tracking_id(session, candidate) is None:
+            return candidate
+    raise Conflict("Could not allocate a tracking ID; try again.")
+
+
+def _attach(
+    session: Session, ticket: Ticket, entry: TicketEntry, uploads: list[CheckedUpload]
+) -> None:
+    upload_dir = settings_of(session).upload_dir
+    for upload in uploads:
+        session.add(
+            Attachment(
+                ticket_id=ticket.id,
+                entry_id=entry.id,
+                filename=upload.filename,
+                content_type=upload.content_type,
+                size=len(upload.data),
+                sha256=upload.sha256,
+                storage_key=store(upload_dir, upload),
+            )
+        )
+
+
+# --- the conversation --------------------------------------------------------------------
+
+
+def check_trader_reply(
+    session: Session, actor: Principal, ticket: Ticket, body: str, uploads: list[CheckedUpload]
+) -> TicketEntry:
+    """The trader (or guest) answers; a pending ticket reopens, and so does a resolved one
+    within the reopen window."""
+    status = Status(ticket.status)
+    if ticket.merged_into_id is not None:
+        raise Conflict("This ticket was merged into another; reply there.")
+    if status is Status.CLOSED:
+        raise Conflict("This ticket is closed; please open a new one.")
+    if status is Status.RESOLVED:
+        window = timedelta(days=settings_of(session).reopen_window_days)
+        if ticket.resolved_at is None or utcnow() - ticket.resolved_at > window:
+            raise Conflict(
+                "This ticket was resolved too long ago to reopen; please open a new one."
+            )
+    return do_trader_reply(session, actor, ticket, body, uploads)
+
+
+def do_trader_reply(
+    session: Session, actor: Principal, ticket: Ticket, body: str, uploads: list[CheckedUpload]
+) -> TicketEntry:
+    entry = _add_entry(session, ticket, actor, EntryKind.MESSAGE, body)
+    session.flush()
+    _attach(session, ticket, entry, uploads)
+    if Status(ticket.status) in (Status.PENDING, Status.RESOLVED):
+        _move_status(session, actor, ticket, Status.OPEN)
+    _announce(session, ticket, "ticket.replied")
+    return entry
+
+
+def check_agent_reply(
+    session: Session,
+    actor: Principal,
+    ticket: Ticket,
+    body: str,
+    *,
+    internal: bool = False,
+    set_status: Status | None = None,
+    uploads: list[CheckedUpload] | None = None,
+) -> TicketEntry:
+    actor.require(Permission.NOTE if internal else Permission.REPLY)
+    if set_status is not None:
+        actor.require(Permission.CHANGE_STATUS)
+        _check_transition(ticket, set_status)
+    if not internal and Status(ticket.status) is Status.CLOSED:
+        raise Conflict("This ticket is closed; the trader cannot be answered here.")
+    return do_agent_reply(session, actor, ticket, body, internal, set_status, uploads or [])
+
+
+def do_agent_reply(
+    session: Session,
+    actor: Principal,
+    ticket: Ticket,
+    body: str,
+    internal: bool,
+    set_status: Status | None,
+    uploads: list[CheckedUpload],
+) -> TicketEntry:
+    kind = EntryKind.NOTE if internal else EntryKind.MESSAGE
+    entry = _add_entry(session, ticket, actor, kind, body, public=not internal)
+    session.flush()
+    _attach(session, ticket, entry, uploads)
+    if not internal:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = entry.created_at or utcnow()
+        if set_status is None and Status(ticket.status) is Status.NEW:
+            set_status = Status.OPEN
+        _email_follower(session, ticket, "agent_reply", agent_name=actor.name, body=body)
+    if set_status is not None and set_status.value != ticket.status:
+        _move_status(session, actor, ticket, set_status)
+    audit.record(
+        session, actor, "ticket.noted" if internal else "ticket.replied", "ticket", ticket.id
+    )
+    _announce(
+        session, ticket, "ticket.noted" if internal else "ticket.replied", public=not internal
+    )
+    return entry
+
+
+# --- status, assignment, priority, hand-off, merge ------------------------------------------
+
+
+def _check_transition(ticket: Ticket, target: Status) -> None:
+    current = Status(ticket.status)
+    if target != current and target not in ALLOWED_TRANSITIONS[current]:
+        raise Conflict(
+            "A ticket cannot go from {current} to {target}.", field="status",
+            current=current.value, target=target.value,
+        )  # fmt: skip
+
+
+def _move_status(session: Session, actor: Principal, ticket: Ticket, target: Status) -> None:
+    """Change the status and keep SLA clocks and timestamps in step (no checks here)."""
+    now = utcnow()
+    before = ticket.status
+    if target is Status.PENDING:
+        sla.pause(ticket, now)
+    elif Status(before) is Status.PENDING:
+        sla.resume(ticket, now)
+    ticket.status = target.value
+    if target is Status.RESOLVED:
+        ticket.resolved_at = now
+    elif target is Status.CLOSED:
+        ticket.closed_at = now
+    elif Status(before) in FINISHED:
+        ticket.resolved_at = ticket.closed_at = None
+    _add_entry(session, ticket, actor, EntryKind.STATUS, data={"from": before, "to": target.value})
+    audit.record(
+        session, actor, "ticket.status_changed", "ticket", ticket.id,
+        before={"status": before}, after={"status": target.value},
+    )  # fmt: skip
+    if target in FINISHED and actor.is_agent:
+        _email_follower(session, ticket, "status_changed", status_label=STATUS_LABELS[target.value])
+
+
+def check_change_status(
+    session: Session, actor: Principal, ticket: Ticket, target: Status
+) -> Ticket:
+    actor.require(Permission.CHANGE_STATUS)
+    _check_transition(ticket, target)
+    if target.value != ticket.status:
+        _move_status(session, actor, ticket, target)
+        _announce(session, ticket, "ticket.status_changed")
+    return ticket
+
+
+def check_assign(
+    session: Session, actor: Principal, ticket: Ticket, assignee_id: int | None
+) -> Ticket:
+    actor.require(Permission.ASSIGN)
+    if assignee_id is not None:
+        agent = session.get(Agent, assignee_id)
+        if agent is None or not agent.active:
+            raise InvalidInput(
+                "No active agent {agent_id}.", field="assignee_id", agent_id=assignee_id
+            )
+    return do_assign(session, actor, ticket, assignee_id)
+
+
+def do_assign(
+    session: Session, actor: Principal, ticket: Ticket, assignee_id: int | None
+) -> Ticket:
+    before = ticket.assignee_id
+    if before == assignee_id:
+        return ticket
+    ticket.assignee_id = assignee_id
+    assignee = session.get(Agent, assignee_id) if assignee_id else None
+    _add_entry(
+        session, ticket, actor, EntryKind.ASSIGNMENT, public=False,
+        data={"from": before, "to": assignee_id, "to_name": assignee.name if assignee else None},
+    )  # fmt: skip
+    audit.record(
+        session, actor, "ticket.assigned", "ticket", ticket.id,
+        before={"assignee_id": before}, after={"assignee_id": assignee_id},
+    )  # fmt: skip
+    _announce(session, ticket, "ticket.assigned", public=False)
+    return ticket
+
+
+def check_change_priority(
+    session: Session, actor: Principal, ticket: Ticket, priority: Priority
+) -> Ticket:
+    actor.require(Permission.CHANGE_STATUS)
+    before = ticket.priority
+    if before != priority.value:
+        ticket.priority = priority.value
+        _add_entry(session, ticket, actor, EntryKind.PRIORITY, public=False,
+                   data={"from": before, "to": priority.value})  # fmt: skip
+        audit.record(session, actor, "ticket.priority_changed", "ticket", ticket.id,
+                     before={"priority": before}, after={"priority": priority.value})  # fmt: skip
+        _announce(session, ticket, "ticket.priority_changed", public=False)
+    return ticket
+
+
+def check_handoff(
+    session: Session, actor: Principal, ticket: Ticket, department: Department, note: str
+) -> Ticket:
+    actor.require(Permission.HANDOFF)
+    if department.value == ticket.department:
+        raise Conflict("The ticket is already with {department}.", field="department",
+                       department=department.value)  # fmt: skip
+    if Status(ticket.status) in FINISHED:
+        raise Conflict("Reopen the ticket before handing it off.", field="status")
+    return do_handoff(session, actor, ticket, department, note)
+
+
+def do_handoff(
+    session: Session, actor: Principal, ticket: Ticket, department: Department, note: str
+) -> Ticket:
+    """Move the ticket to another department with an internal note; the trader sees only that
+    a specialist team has it."""
+    before = _snapshot(ticket)
+    ticket.department = department.value
+    ticket.assignee_id = None
+    _add_entry(session, ticket, actor, EntryKind.NOTE, note, public=False,
+               data={"handoff_to": department.value})  # fmt: skip
+    _add_entry(session, ticket, actor, EntryKind.HANDOFF,
+               data={"from": before["department"], "to": department.value})  # fmt: skip
+    if department is not Department.FRONTLINE and Status(ticket.status) is not Status.ESCALATED:
+        _move_status(session, actor, ticket, Status.ESCALATED)
+    audit.record(session, actor, "ticket.handed_off", "ticket", ticket.id,
+                 before=before, after=_snapshot(ticket))  # fmt: skip
+    _announce(session, ticket, "ticket.handed_off")
+    return ticket
+
+
+def _same_requester(a: Ticket, b: Ticket) -> bool:
+    if a.trader_id is not None or b.trader_id is not None:
+        return a.trader_id == b.trader_id
+    return a.guest_email == b.guest_email
+
+
+def check_merge(
+    session: Session, actor: Principal, source: Ticket, into_tracking_id: str
+) -> Ticket:
+    actor.require(Permission.MERGE)
+    target = get_ticket_by_tracking_id(session, into_tracking_id)
+    if target is None:
+        raise InvalidInput(
+            "No ticket {reference}.", field="into_tracking_id", reference=into_tracking_id
+        )
+    if target.id == source.id:
+        raise Conflict("A ticket cannot be merged into itself.", field="into_tracking_id")
+    if target.merged_into_id is not None or Status(target.status) is Status.CLOSED:
+        raise Conflict(
+            "The target ticket is closed or merged; choose an open one.", field="into_tracking_id"
+        )
+    if not _same_requester(source, target):
+        raise Conflict("Only tickets from the same trader can be merged.", field="into_tracking_id")
+    return do_merge(session, actor, source, target)
+
+
+def do_merge(session: Session, actor: Principal, source: Ticket, target: Ticket) -> Ticket:
+    source.merged_into_id = target.id
+    _add_entry(session, source, actor, EntryKind.MERGE, data={"into": target.tracking_id})
+    _add_entry(session, target, actor, EntryKind.MERGE,
+               f"{source.subject}\n\n{source.description}", data={"from": source.tracking_id})  # fmt: skip
+    if Status(source.status) is not Status.CLOSED:
+        _move_status(session, actor, source, Status.CLOSED)
+    audit.record(session, actor, "ticket.merged", "ticket", source.id,
+                 after={"merged_into": target.tracking_id})  # fmt: skip
+    _announce(session, source, "ticket.merged")
+    _announce(session, target, "ticket.updated")
+    return target
+
+
+def do_record_view(session: Session, actor: Principal, ticket_id: int) -> None:
+    """A staff member opened a ticket and so saw the trader's personal data."""
+    audit.record(session, actor, "ticket.viewed", "ticket", ticket_id)
+
+
+# --- macros ----------------------------------------------------------------------------------
+
+
+def render_macro(macro: Macro, ticket: Ticket, trader: Trader | None, agent_name: str) -> str:
+    values = {
+        "trader_name": (trader.name if trader and trader.name else "") or "there",
+        "tracking_id": ticket.tracking_id,
+        "agent_name": agent_name,
+        "subject": ticket.subject,
+        "network": str(ticket.fields.get("network", "")),
+        "asset": str(ticket.fields.get("asset", "")),
+    }
+    text = macro.body
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
+def check_apply_macro(
+    session: Session, actor: Principal, ticket: Ticket, macro_id: int
+) -> TicketEntry:
+    macro = get_macro(session, macro_id)
+    trader = session.get(Trader, ticket.trader_id) if ticket.trader_id else None
+    body = render_macro(macro, ticket, trader, actor.name)
+    target = Status(macro.set_status) if macro.set_status else None
+    return check_agent_reply(session, actor, ticket, body, set_status=target)
+
+
+def check_create_macro(session: Session, actor: Principal, data: MacroCreate) -> Macro:
+    actor.require(Permission.MANAGE_MACROS)
+    macro = Macro(
+        name=data.name,
+        body=data.body,
+        language=data.language,
+        department=data.department.value if data.department else None,
+        set_status=data.set_status.value if data.set_status else None,
+    )
+    session.add(macro)
+    session.flush()
+    audit.record(session, actor, "macro.created", "macro", macro.id, after={"name": macro.name})
+    return macro
+
+
+# --- guests ------------------------------------------------------------------------------------
+
+
+def _hash_code(ticket_id: int, code: str) -> str:
+    return hashlib.sha256(f"{ticket_id}:{code}".encode()).hexdigest()
+
+
+def check_request_guest_code(session: Session, tracking_id: str, email: str) -> None:
+    """Mail a one-time code when the tracking ID and email match; silent otherwise, so the
+    endpoint cannot be used to learn which tickets exist."""
+    ticket = get_ticket_by_tracking_id(session, tracking_id)
+    if ticket is None or ticket.guest_email is None or ticket.guest_email != email.lower():
+        return
+    code = new_numeric_code()
+    session.add(
+        GuestCode(
+            ticket_id=ticket.id,
+            code_hash=_hash_code(ticket.id, code),
+            expires_at=utcnow() + timedelta(minutes=GUEST_CODE_MINUTES),
+        )
+    )
+    _email_follower(session, ticket, "guest_code", code=code, minutes=GUEST_CODE_MINUTES)
+
+
+def check_guest_code(session: Session, tracking_id: str, email: str, code: str) -> Ticket:
+    """The ticket, when ``code`` is the latest unexpired code mailed for it."""
+    invalid = InvalidInput("The code is wrong or has expired; ask for a new one.", field="code")
+    ticket = get_ticket_by_tracking_id(session, tracking_id)
+    if ticket is None or ticket.guest_email != email.lower():
+        raise invalid
+    guest_code = session.scalar(
+        select(GuestCode)
+        .where(GuestCode.ticket_id == ticket.id, GuestCode.used_at.is_(None))
+        .order_by(GuestCode.id.desc())
+        .limit(1)
+    )
+    if guest_code is None or guest_code.expires_at < utcnow():
+        raise invalid
+    if guest_code.attempts >= GUEST_CODE_ATTEMPTS:
+        raise RateLimited("Too many wrong codes; ask for a new one.", retry_after=60)
+    if not hmac.compare_digest(guest_code.code_hash, _hash_code(ticket.id, code)):
+        # Counted in its own statement so the count survives the error's rollback.
+        session.execute(update(GuestCode).where(GuestCode.id == guest_code.id)
+                        .values(attempts=GuestCode.attempts + 1))  # fmt: skip
+        session.commit()
+        raise invalid
+    guest_code.used_at = utcnow()
+    return ticket
+
+
+def find_ticket_for_reference(session: Session, reference: str) -> Ticket:
+    normalized = normalize_tracking_id(reference)
+    ticket = get_ticket_by_tracking_id(session, normalized) if normalized else None
+    if ticket is None:
+        raise NotFound("No ticket {reference}.", reference=reference)
+    return ticket
+
+
+# --- set-up defaults -------------------------------------------------------------------------
+
+
+def do_seed_defaults(session: Session) -> None:
+    """Default categories and SLA policies, added only where missing (safe to re-run)."""
+    known = {slug for slug in session.scalars(select(Category.slug))}
+    for position, row in enumerate(DEFAULT_CATEGORIES):
+        slug, name, department, fields, required, priority = row
+        if slug not in known:
+            session.add(Category(slug=slug, name=name, department=department, fields=fields,
+                                 required_fields=required, default_priority=priority,
+                                 position=position))  # fmt: skip
+    if session.scalar(select(SlaPolicy.id).limit(1)) is None:
+        for policy_name, priority_name, vip, first, resolution in sla.DEFAULT_POLICIES:
+            session.add(SlaPolicy(name=policy_name, priority=priority_name, min_vip_level=vip,
+                                  first_response_minutes=first, resolution_minutes=resolution))  # fmt: skip

@@ -1,0 +1,90 @@
+"""SLA clocks: 24/7, paused while the ticket waits on the trader.
+
+Pausing moves the due times later by the time spent pending, so "breached" is always a plain
+comparison of a due time with now, which the console's breach view can do in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hashdesk.tickets.models import SlaPolicy, Status, Ticket
+
+WARNING_WINDOW = timedelta(minutes=15)
+DEFAULT_POLICIES = (
+    # name, priority, min VIP level, first response minutes, resolution minutes
+    ("Standard", None, 0, 60, 48 * 60),
+    ("High priority", "high", 0, 30, 24 * 60),
+    ("Urgent", "urgent", 0, 15, 8 * 60),
+    ("VIP", None, 1, 15, 24 * 60),
+    ("VIP urgent", "urgent", 1, 5, 4 * 60),
+)
+
+
+@dataclass(frozen=True)
+class SlaState:
+    first_response_breached: bool
+    resolution_breached: bool
+    warning: bool
+    paused: bool
+
+    @property
+    def breached(self) -> bool:
+        return self.first_response_breached or self.resolution_breached
+
+
+def pick_policy(policies: list[SlaPolicy], priority: str, vip_level: int) -> SlaPolicy | None:
+    """The most specific policy: highest VIP threshold met, then one naming the priority."""
+    matching = [
+        p
+        for p in policies
+        if (p.priority is None or p.priority == priority) and p.min_vip_level <= vip_level
+    ]
+    return max(matching, key=lambda p: (p.min_vip_level, p.priority is not None), default=None)
+
+
+def start_clocks(session: Session, ticket: Ticket, now: datetime) -> None:
+    policy = pick_policy(
+        list(session.scalars(select(SlaPolicy))), ticket.priority, ticket.vip_level
+    )
+    first, resolution = (
+        (policy.first_response_minutes, policy.resolution_minutes) if policy else (60, 48 * 60)
+    )
+    ticket.first_response_due = now + timedelta(minutes=first)
+    ticket.resolution_due = now + timedelta(minutes=resolution)
+
+
+def pause(ticket: Ticket, now: datetime) -> None:
+    if ticket.sla_paused_at is None:
+        ticket.sla_paused_at = now
+
+
+def resume(ticket: Ticket, now: datetime) -> None:
+    if ticket.sla_paused_at is None:
+        return
+    paused_for = now - ticket.sla_paused_at
+    if ticket.first_response_due and ticket.first_response_at is None:
+        ticket.first_response_due += paused_for
+    if ticket.resolution_due:
+        ticket.resolution_due += paused_for
+    ticket.sla_paused_at = None
+
+
+def state(ticket: Ticket, now: datetime) -> SlaState:
+    # While paused, the clock reads as it did at the moment it paused.
+    clock = ticket.sla_paused_at or now
+    finished = ticket.status in (Status.RESOLVED, Status.CLOSED)
+    first_due, resolution_due = ticket.first_response_due, ticket.resolution_due
+    first_breached = bool(
+        first_due and ticket.first_response_at is None and clock > first_due and not finished
+    )
+    resolution_breached = bool(resolution_due and clock > resolution_due and not finished)
+    upcoming = [
+        d for d in (first_due if ticket.first_response_at is None else None, resolution_due) if d
+    ]
+    warning = not finished and any(clock <= due <= clock + WARNING_WINDOW for due in upcoming)
+    return SlaState(first_breached, resolution_breached, warning, ticket.sla_paused_at is not None)

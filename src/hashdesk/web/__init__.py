@@ -1,0 +1,1 @@
+"""Shared web plumbing: dependencies, problem documents, templates, layout and static files."""

@@ -1,0 +1,160 @@
+"""FastAPI dependencies, as ``Annotated`` aliases so a route's signature says what it needs.
+
+Sign-in comes from the session cookie (agents, traders, guests) or, for the API, from an
+``Authorization: Bearer`` token the exchange issued. Cookie-authenticated writes must carry
+the CSRF token (header ``X-CSRF-Token`` or form field ``csrf_token``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from hashdesk.accounts.models import Agent, Trader
+from hashdesk.accounts.queries import agent_principal, trader_principal
+from hashdesk.config import Settings
+from hashdesk.core.auth import Principal, PrincipalKind, decode_exchange_token
+from hashdesk.core.errors import NotAuthenticated, PermissionDenied
+from hashdesk.core.events import EventBus
+from hashdesk.core.ratelimit import RateLimiter
+from hashdesk.runtime import Runtime
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; committed when the handler returns, rolled back on error."""
+    session = get_runtime(request).database.session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return get_runtime(request).settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_bus(request: Request) -> EventBus:
+    return get_runtime(request).bus
+
+
+BusDep = Annotated[EventBus, Depends(get_bus)]
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    return get_runtime(request).rate_limiter
+
+
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+async def _check_csrf(request: Request) -> None:
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    expected = request.session.get("csrf")
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        raise PermissionDenied("The form or request is missing its CSRF token; reload the page.")
+
+
+def _principal_from_bearer(session: Session, runtime: Runtime, token: str) -> Principal:
+    settings = runtime.settings
+    claims = decode_exchange_token(token, settings.exchange_jwt_key, settings.exchange_jwt_issuer)
+    from hashdesk.accounts.queries import get_trader_by_external_id
+
+    trader = get_trader_by_external_id(session, str(claims["sub"]))
+    if trader is None:
+        raise NotAuthenticated(
+            "This trader is not known yet; the exchange must push the profile first."
+        )
+    return trader_principal(trader)
+
+
+def _principal_from_cookie(session: Session, data: dict[str, Any]) -> Principal | None:
+    kind, identifier = data.get("kind"), data.get("id")
+    if kind == PrincipalKind.AGENT and isinstance(identifier, int):
+        agent = session.get(Agent, identifier)
+        return agent_principal(agent) if agent and agent.active else None
+    if kind == PrincipalKind.TRADER and isinstance(identifier, int):
+        trader = session.get(Trader, identifier)
+        return trader_principal(trader) if trader else None
+    if kind == PrincipalKind.GUEST and isinstance(data.get("ticket_id"), int):
+        return Principal(kind=PrincipalKind.GUEST, id=0, name=str(data.get("email", "guest")),
+                         ticket_id=int(data["ticket_id"]), locale=str(data.get("locale", "en")))  # fmt: skip
+    return None
+
+
+async def optional_principal(request: Request, session: DbSession) -> Principal | None:
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return _principal_from_bearer(session, get_runtime(request), authorization[7:].strip())
+    principal = _principal_from_cookie(session, dict(request.session.get("who") or {}))
+    if principal is not None:
+        await _check_csrf(request)
+    return principal
+
+
+async def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise NotAuthenticated("Sign in first.")
+    return principal
+
+
+async def current_agent(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_agent:
+        raise PermissionDenied("This needs a staff sign-in.")
+    return principal
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+CurrentAgent = Annotated[Principal, Depends(current_agent)]
+
+
+def sign_in(request: Request, who: dict[str, Any]) -> str:
+    """Start a fresh session (new CSRF token: no fixation) and return the token."""
+    request.session.clear()
+    request.session["who"] = who
+    return csrf_token(request)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
