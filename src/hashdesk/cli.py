@@ -9,7 +9,7 @@ import click
 
 from hashdesk.config import get_settings
 
-DOMAINS_WITH_COMMANDS = ("tickets", "accounts", "demo", "notify")
+DOMAINS_WITH_COMMANDS = ("core", "tickets", "accounts", "demo", "notify")
 
 
 @click.group()
@@ -45,6 +45,12 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the web app and API (and run the outbox worker)."""
     import uvicorn
 
+    if workers > 1 and not get_settings().redis_url:
+        click.echo(
+            "Warning: with several workers and no HASHDESK_REDIS_URL, each worker has its own "
+            "event bus: live updates reach only pages served by the same worker.",
+            err=True,
+        )
     uvicorn.run("hashdesk.app:create_app", factory=True, host=host, port=port, workers=workers,
                 access_log=access_log, log_level="info")  # fmt: skip
 

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db; enables the Redis event bus when set"
     )
+    redis_prefix: str = Field(
+        default="hashdesk:",
+        description="prefix of pub/sub channels and keys; distinct per deployment on one Redis",
+    )
     secret_key: str = Field(
         default="change-me-in-production-hashdesk-demo-secret",
         description="signs session cookies and CSRF tokens",

@@ -21,8 +21,8 @@ class Runtime:
     outbox: OutboxWorker = field(init=False)
 
     def __post_init__(self) -> None:
-        self.bus = make_bus(self.settings.redis_url)
-        self.rate_limiter = make_rate_limiter(self.settings.redis_url)
+        self.bus = make_bus(self.settings.redis_url, self.settings.redis_prefix)
+        self.rate_limiter = make_rate_limiter(self.settings.redis_url, self.settings.redis_prefix)
         self.database = Database(
             self.settings.database_url, session_info={"bus": self.bus, "settings": self.settings}
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from hashdesk.accounts import actions
@@ -18,7 +19,7 @@ from hashdesk.accounts.schemas import (
     TraderTokenLogin,
     TraderUpsert,
 )
-from hashdesk.core.errors import InvalidInput, NotAuthenticated
+from hashdesk.core.errors import InvalidInput, NotAuthenticated, PayloadTooLarge
 from hashdesk.core.signing import SIGNATURE_HEADER, verify
 from hashdesk.web.deps import (
     CurrentAgent,
@@ -82,17 +83,21 @@ async def upsert_trader(
     (HMAC-SHA256 of ``"<t>.<body>"`` with the connector secret)."""
     body = await request.body()
     if len(body) > MAX_CONNECTOR_BODY:
-        raise InvalidInput("The request body is too large.", field="body")
+        raise PayloadTooLarge("The request body is too large.", field="body")
     if not verify(settings.connector_secret, request.headers.get(SIGNATURE_HEADER, ""), body):
         raise NotAuthenticated("The connector signature is missing, wrong or too old.")
     if not 1 <= len(external_id) <= 128:
         raise InvalidInput("external_id must have 1 to 128 characters.", field="external_id")
     try:
-        data = TraderUpsert.model_validate(json.loads(body))
-    except (ValueError, ValidationError) as error:
-        raise InvalidInput(
-            "The trader profile is not valid: {reason}", field="body", reason=str(error)
-        ) from error
+        payload = json.loads(body)
+    except ValueError as error:
+        raise InvalidInput("The request body is not JSON.", field="body") from error
+    try:
+        data = TraderUpsert.model_validate(payload)
+    except ValidationError as error:
+        # Read by hand (the signature covers the raw bytes), but answered like any other
+        # request body: one problem entry per wrong field.
+        raise RequestValidationError(error.errors(include_url=False)) from error
     return TraderPublic.model_validate(actions.check_upsert_trader(session, external_id, data))
 
 

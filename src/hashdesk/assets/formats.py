@@ -74,7 +74,7 @@ def evm_address(value: str) -> str | None:
 
 def _eip55_valid(body: str) -> bool:
     digest = keccak.new(digest_bits=256, data=body.lower().encode()).hexdigest()
-    for char, nibble in zip(body, digest, strict=True):
+    for char, nibble in zip(body, digest[: len(body)], strict=True):
         if char.isalpha() and char.isupper() != (int(nibble, 16) >= 8):
             return False
     return True
@@ -101,7 +101,27 @@ def _bech32_shape(value: str, prefixes: tuple[str, ...]) -> str | None:
     hrp, _, data = lowered.rpartition("1")
     if hrp not in prefixes or not 6 <= len(data) <= 87 or not _BECH32_CHARS.match(data):
         return "This bech32 address is malformed (wrong prefix, length or characters)."
+    if not _bech32_checksum_ok(hrp, data):
+        return "The address's checksum does not match: a character is missing or wrong."
     return None
+
+
+_BECH32_GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+_BECH32_CONSTANT = 1  # segwit v0 (BIP-173)
+_BECH32M_CONSTANT = 0x2BC830A3  # segwit v1 and later, e.g. taproot (BIP-350)
+
+
+def _bech32_checksum_ok(hrp: str, data: str) -> bool:
+    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    values += ["qpzry9x8gf2tvdw0s3jn54khce6mua7l".index(c) for c in data]
+    checksum = 1
+    for value in values:
+        top = checksum >> 25
+        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
+        for bit, generator in enumerate(_BECH32_GENERATOR):
+            checksum ^= generator if (top >> bit) & 1 else 0
+    expected = _BECH32_CONSTANT if values[len(hrp) * 2 + 1] == 0 else _BECH32M_CONSTANT
+    return checksum == expected
 
 
 def _utxo_address(

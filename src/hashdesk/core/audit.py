@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Index, String, event, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from hashdesk.core.auth import Principal
 from hashdesk.core.clock import utcnow
@@ -64,6 +64,15 @@ def list_entries(session: Session, object_type: str, object_id: int) -> list[Aud
         .order_by(AuditEntry.id)
     )
     return list(session.scalars(query))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_changes(state: ORMExecuteState) -> None:
+    # ``update(AuditEntry)`` / ``delete(AuditEntry)`` statements skip the flush check below.
+    if (state.is_update or state.is_delete) and any(
+        mapper.class_ is AuditEntry for mapper in state.all_mappers
+    ):
+        raise RuntimeError("The audit trail is append-only; entries cannot change.")
 
 
 @event.listens_for(Session, "before_flush")

@@ -43,7 +43,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+# How many sessions one process keeps open at once; the web layer waits (on the event loop,
+# holding no thread) for a slot before it opens one. Kept below the connection pool, so a
+# checkout never blocks, and below the thread pool (40 threads), so a request that holds a
+# connection or SQLite's write lock always finds a thread to finish on. SQLite writes one
+# transaction at a time anyway: a few sessions keep reads overlapping without busy-waiting.
+SQLITE_MAX_SESSIONS = 4
+POSTGRES_POOL_SIZE = 20
+POSTGRES_MAX_OVERFLOW = 10
+POSTGRES_MAX_SESSIONS = POSTGRES_POOL_SIZE + POSTGRES_MAX_OVERFLOW
 
 
 def make_engine(url: str) -> Engine:
@@ -52,7 +67,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_MAX_OVERFLOW, pool_pre_ping=True
+    )
 
 
 def _ensure_sqlite_folder(url: str) -> None:
@@ -99,6 +116,9 @@ class Database:
         self.engine = make_engine(url)
         self._session_info = session_info or {}
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.max_sessions = (
+            SQLITE_MAX_SESSIONS if url.startswith("sqlite") else POSTGRES_MAX_SESSIONS
+        )
 
     def set_session_info(self, key: str, value: Any) -> None:
         self._session_info[key] = value

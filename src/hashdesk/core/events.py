@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -97,8 +98,26 @@ class MemoryBus:
 class _RedisSubscription:
     def __init__(self, pubsub: aioredis.client.PubSub) -> None:
         self.pubsub = pubsub
+        self._early: deque[Message] = deque()
+
+    async def wait_until_subscribed(self, channels: int, timeout: float = 5.0) -> None:
+        """Return once Redis confirmed every channel: SUBSCRIBE is only sent, not awaited, so
+        without this a message published right after ``subscribe()`` could be missed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        confirmed = 0
+        while confirmed < channels and (remaining := deadline - loop.time()) > 0:
+            raw = await self.pubsub.get_message(timeout=remaining)
+            if raw is None:
+                continue
+            if raw.get("type") == "subscribe":
+                confirmed += 1
+            elif raw.get("type") == "message":
+                self._early.append(json.loads(raw["data"]))
 
     async def get(self, timeout: float) -> Message | None:
+        if self._early:
+            return self._early.popleft()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while (remaining := deadline - loop.time()) > 0:
@@ -126,7 +145,9 @@ class RedisBus:
         pubsub = client.pubsub()
         try:
             await pubsub.subscribe(*(self.prefix + channel for channel in channels))
-            yield _RedisSubscription(pubsub)
+            subscription = _RedisSubscription(pubsub)
+            await subscription.wait_until_subscribed(len(set(channels)))
+            yield subscription
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
             await client.aclose()
@@ -141,8 +162,8 @@ class RedisBus:
         self._client.close()
 
 
-def make_bus(redis_url: str | None) -> EventBus:
-    return RedisBus(redis_url) if redis_url else MemoryBus()
+def make_bus(redis_url: str | None, prefix: str = "hashdesk:") -> EventBus:
+    return RedisBus(redis_url, prefix) if redis_url else MemoryBus()
 
 
 def publish_on_commit(session: Session, channel: str, message: Message) -> None:

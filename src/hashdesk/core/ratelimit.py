@@ -47,12 +47,13 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "hashdesk:") -> None:
         self._client = redis.Redis.from_url(url, socket_timeout=5)
+        self._prefix = prefix
 
     def hit(self, key: str, limit: int, window_seconds: int) -> None:
         window = int(time.time() // window_seconds)
-        redis_key = f"hashdesk:rate:{key}:{window}"
+        redis_key = f"{self._prefix}rate:{key}:{window}"
         pipe = self._client.pipeline()
         pipe.incr(redis_key)
         pipe.expire(redis_key, window_seconds)
@@ -64,5 +65,5 @@ class RedisRateLimiter:
             )
 
 
-def make_rate_limiter(redis_url: str | None) -> RateLimiter:
-    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+def make_rate_limiter(redis_url: str | None, prefix: str = "hashdesk:") -> RateLimiter:
+    return RedisRateLimiter(redis_url, prefix) if redis_url else MemoryRateLimiter()

@@ -110,6 +110,7 @@ def _add_entry(
     *,
     public: bool = True,
     data: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> TicketEntry:
     entry = TicketEntry(
         ticket_id=ticket.id,
@@ -122,7 +123,7 @@ def _add_entry(
         data=data or {},
     )
     session.add(entry)
-    ticket.updated_at = utcnow()
+    ticket.updated_at = now or utcnow()
     return entry
 
 
@@ -259,7 +260,8 @@ def do_create_ticket(
     sla.start_clocks(session, ticket, now)
     session.add(ticket)
     session.flush()
-    entry = _add_entry(session, ticket, actor, EntryKind.CREATED, data.description)
+    # The same ``now`` leaves updated_at as inserted: no UPDATE of the new row (measured).
+    entry = _add_entry(session, ticket, actor, EntryKind.CREATED, data.description, now=now)
     entry.created_at = now
     session.flush()
     _attach(session, ticket, entry, uploads)

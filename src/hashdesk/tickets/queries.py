@@ -111,15 +111,19 @@ def _apply_filter(query: SelectT, principal: Principal, filters: TicketFilter) -
 
 
 def _search_clause(text: str) -> ColumnElement[bool]:
+    """Text in subject, description or guest email; also the tracking ID when the text could
+    be one (eight letters like "2fa rese" could be either, so both are matched)."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    clauses = [
+        func.lower(Ticket.subject).like(pattern, escape="\\"),
+        func.lower(Ticket.description).like(pattern, escape="\\"),
+        func.lower(func.coalesce(Ticket.guest_email, "")).like(pattern, escape="\\"),
+    ]
     tracking = normalize_tracking_id(text)
     if tracking:
-        return Ticket.tracking_id == tracking
-    pattern = f"%{text.strip().lower()}%"
-    return or_(
-        func.lower(Ticket.subject).like(pattern),
-        func.lower(Ticket.description).like(pattern),
-        func.lower(func.coalesce(Ticket.guest_email, "")).like(pattern),
-    )
+        clauses.append(Ticket.tracking_id == tracking)
+    return or_(*clauses)
 
 
 def list_tickets(
@@ -156,6 +160,20 @@ def count_views(session: Session, principal: Principal) -> dict[str, int]:
         query = _apply_filter(base, principal, filters)
         counts[name] = session.scalar(query) or 0
     return counts
+
+
+def count_open_by_department(session: Session, principal: Principal) -> dict[str, int]:
+    """Unfinished tickets per department, for the console's department views (one query)."""
+    query = (
+        select(Ticket.department, func.count(Ticket.id))
+        .where(
+            _visible_to(principal),
+            Ticket.merged_into_id.is_(None),
+            Ticket.status.not_in(FINISHED),
+        )
+        .group_by(Ticket.department)
+    )
+    return {str(row[0]): int(row[1]) for row in session.execute(query)}
 
 
 def backlog_figure(session: Session) -> tuple[int, int]:

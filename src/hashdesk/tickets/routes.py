@@ -32,7 +32,7 @@ from hashdesk.tickets.schemas import (
     StatusChange,
     TicketCreate,
     TicketDetail,
-    TicketFilter,
+    TicketListQuery,
     TicketPage,
     TicketSummary,
 )
@@ -123,12 +123,10 @@ def open_guest_session(
 def list_tickets(
     session: DbSession,
     principal: CurrentPrincipal,
-    filters: Annotated[TicketFilter, Query()],
-    cursor: str | None = None,
-    limit: int = 25,
+    query: Annotated[TicketListQuery, Query()],
 ) -> TicketPage:
-    page = queries.list_tickets(session, principal, filters, limit=check_page_size(limit),
-                                after_id=decode_cursor(cursor))  # fmt: skip
+    page = queries.list_tickets(session, principal, query, limit=check_page_size(query.limit),
+                                after_id=decode_cursor(query.cursor))  # fmt: skip
     items = [TicketSummary.model_validate(queries.summary(t)) for t in page.items]
     return TicketPage(items=items, next_cursor=page.next_cursor)
 
@@ -237,7 +235,9 @@ def handoff(
 ) -> TicketDetail:
     ticket = queries.access_ticket_ref(session, agent, ticket_ref)
     actions.check_handoff(session, agent, ticket, data.department, data.note)
-    return _detail(session, agent, ticket_ref)
+    # Shaped from the ticket already fetched: after a hand-off to security a frontline agent
+    # may no longer look the ticket up, yet the hand-off itself succeeded.
+    return TicketDetail.model_validate(queries.detail(session, agent, ticket))
 
 
 @router.post("/tickets/{ticket_ref}/merge", response_model=TicketDetail)

@@ -40,6 +40,14 @@ class TicketFilter(BaseModel):
     search: Annotated[str | None, Field(max_length=200)] = None
 
 
+class TicketListQuery(TicketFilter):
+    """The list endpoint's query string: the filters and the page. (The filters alone would
+    refuse ``cursor`` and ``limit`` as unknown parameters.)"""
+
+    cursor: Annotated[str | None, Field(max_length=200)] = None
+    limit: int = 25
+
+
 class TicketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
+from anyio import Semaphore
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -19,6 +22,7 @@ from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import agent_principal, trader_principal
 from hashdesk.config import Settings
 from hashdesk.core.auth import Principal, PrincipalKind, decode_exchange_token
+from hashdesk.core.db import Database
 from hashdesk.core.errors import NotAuthenticated, PermissionDenied
 from hashdesk.core.events import EventBus
 from hashdesk.core.ratelimit import RateLimiter
@@ -33,7 +37,35 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_session(request: Request) -> Iterator[Session]:
+# One semaphore per event loop and database (tests run several apps and loops in one process).
+_session_slots: RunVar[WeakKeyDictionary[Database, Semaphore]] = RunVar("hashdesk_session_slots")
+
+
+def _slots(database: Database) -> Semaphore:
+    slots = _session_slots.get(None)
+    if slots is None:
+        slots = WeakKeyDictionary()
+        _session_slots.set(slots)
+    if database not in slots:
+        slots[database] = Semaphore(database.max_sessions)
+    return slots[database]
+
+
+async def _session_slot(request: Request) -> AsyncIterator[None]:
+    """Wait for a free session slot on the event loop, not in a worker thread.
+
+    FastAPI validates a sync route's response in the thread pool *before* it closes the
+    session. Without this gate, under load every thread could be blocked waiting for a pooled
+    connection (or SQLite's write lock) that a request waiting for a thread holds: a deadlock
+    that ends only at the 30 s timeout (measured, see bench/RESULTS.md).
+    """
+    async with _slots(get_runtime(request).database):
+        yield
+
+
+def get_session(
+    request: Request, _slot: Annotated[None, Depends(_session_slot, scope="function")]
+) -> Iterator[Session]:
     """One session per request; committed when the handler returns, rolled back on error."""
     session = get_runtime(request).database.session()
     try:
@@ -93,6 +125,14 @@ async def _check_csrf(request: Request) -> None:
         raise PermissionDenied("The form or request is missing its CSRF token; reload the page.")
 
 
+async def require_csrf(request: Request) -> None:
+    """For forms that work before anyone signs in (sign-in, guest forms): login CSRF."""
+    await _check_csrf(request)
+
+
+CsrfChecked = Depends(require_csrf)
+
+
 def _principal_from_bearer(session: Session, runtime: Runtime, token: str) -> Principal:
     settings = runtime.settings
     claims = decode_exchange_token(token, settings.exchange_jwt_key, settings.exchange_jwt_issuer)
@@ -103,29 +143,58 @@ def _principal_from_bearer(session: Session, runtime: Runtime, token: str) -> Pr
         raise NotAuthenticated(
             "This trader is not known yet; the exchange must push the profile first."
         )
+    _keep_loaded(session, trader)
     return trader_principal(trader)
+
+
+def _keep_loaded(session: Session, row: Agent | Trader) -> None:
+    """Hold the signed-in row for the request: the identity map keeps rows only weakly, so
+    without this a later ``session.get`` of the same trader queries again (one more SELECT
+    per ticket create, measured)."""
+    session.info["signed_in_row"] = row
 
 
 def _principal_from_cookie(session: Session, data: dict[str, Any]) -> Principal | None:
     kind, identifier = data.get("kind"), data.get("id")
     if kind == PrincipalKind.AGENT and isinstance(identifier, int):
         agent = session.get(Agent, identifier)
-        return agent_principal(agent) if agent and agent.active else None
+        if agent is None or not agent.active:
+            return None
+        _keep_loaded(session, agent)
+        return agent_principal(agent)
     if kind == PrincipalKind.TRADER and isinstance(identifier, int):
         trader = session.get(Trader, identifier)
-        return trader_principal(trader) if trader else None
+        if trader is None:
+            return None
+        _keep_loaded(session, trader)
+        return trader_principal(trader)
     if kind == PrincipalKind.GUEST and isinstance(data.get("ticket_id"), int):
         return Principal(kind=PrincipalKind.GUEST, id=0, name=str(data.get("email", "guest")),
                          ticket_id=int(data["ticket_id"]), locale=str(data.get("locale", "en")))  # fmt: skip
     return None
 
 
-async def optional_principal(request: Request, session: DbSession) -> Principal | None:
+def _bearer_token(request: Request) -> str | None:
     authorization = request.headers.get("authorization", "")
-    if authorization.lower().startswith("bearer "):
-        return _principal_from_bearer(session, get_runtime(request), authorization[7:].strip())
-    principal = _principal_from_cookie(session, dict(request.session.get("who") or {}))
-    if principal is not None:
+    return authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+
+
+def _signed_in(request: Request, session: DbSession) -> Principal | None:
+    """Who the token or cookie names. A plain ``def`` on purpose: FastAPI runs it in the
+    thread pool, so its blocking queries never stall the event loop (an ``async def`` here
+    froze every request behind each lookup, and deadlocked on the connection pool under load,
+    see bench/RESULTS.md)."""
+    token = _bearer_token(request)
+    if token is not None:
+        return _principal_from_bearer(session, get_runtime(request), token)
+    return _principal_from_cookie(session, dict(request.session.get("who") or {}))
+
+
+async def optional_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(_signed_in)]
+) -> Principal | None:
+    # Bearer requests carry no ambient credential, so only cookie sign-ins need CSRF.
+    if principal is not None and _bearer_token(request) is None:
         await _check_csrf(request)
     return principal
 

@@ -1,0 +1,86 @@
+"""``hashdesk demo load`` and ``hashdesk demo banner``."""
+
+from __future__ import annotations
+
+import click
+
+from hashdesk.config import Settings, get_settings
+from hashdesk.core.auth import Role
+from hashdesk.core.db import Database
+from hashdesk.demo.loader import DemoOptions, has_traders, load_demo
+from hashdesk.demo.people import DEMO_PASSWORD, demo_logins
+
+
+@click.group()
+def demo() -> None:
+    """Demo data: staff for every role, traders and eight weeks of tickets."""
+
+
+def demo_database(settings: Settings) -> Database:
+    """The database, with a session that sends no email and publishes no events: a demo load
+    writes thousands of changes that nobody is waiting to hear about."""
+    quiet = settings.model_copy(update={"email_enabled": False})
+    return Database(settings.database_url, session_info={"settings": quiet})
+
+
+@demo.command("load")
+@click.option("--if-empty", is_flag=True, help="do nothing when the database already has traders")
+@click.option("--traders", default=2000, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--tickets", default=1500, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--seed", default=7, show_default=True, type=int, help="same seed, same data")
+def load(if_empty: bool, traders: int, tickets: int, seed: int) -> None:
+    """Load demo staff, traders, macros and tickets (run `hashdesk migrate` first)."""
+    database = demo_database(get_settings())
+    try:
+        if if_empty and has_traders(database):
+            click.echo("Demo data not loaded: the database already has traders.")
+            return
+        with click.progressbar(length=traders + tickets, label="Loading demo data") as bar:
+            summary = load_demo(database, DemoOptions(traders, tickets, seed), bar.update)
+    finally:
+        database.dispose()
+    click.echo(
+        f"Loaded {summary.staff} staff, {summary.traders} traders, {summary.tickets} tickets "
+        f"and {summary.macros} macros in {summary.seconds:.1f} s."
+    )
+    click.echo(f"Every demo staff login uses the password: {DEMO_PASSWORD}")
+
+
+ROLE_TITLES = {
+    Role.FRONTLINE: "frontline agent",
+    Role.TECHNICIAN: "technician",
+    Role.ACCOUNT_MANAGER: "account manager",
+    Role.COMMUNITY: "community",
+    Role.SECURITY: "security",
+    Role.LEAD: "support lead",
+    Role.ADMIN: "admin",
+}
+
+
+def banner_text(url: str) -> str:
+    base = url.rstrip("/")
+    logins = demo_logins()
+    width = max(len(title) for title in ROLE_TITLES.values())
+    lines = [
+        "",
+        "HashDesk demo is starting",
+        f"  Trader portal   {base}/portal   (demo trader picker on {base}/portal/login)",
+        f"  Agent console   {base}/console",
+        f"  API docs        {base}/docs",
+        f"  OpenAPI         {base}/openapi.json",
+        "",
+        f"Staff logins (password for all: {DEMO_PASSWORD})",
+        *(f"  {ROLE_TITLES[role]:<{width}}  {logins[role]}" for role in Role),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+@demo.command("banner")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True)
+def banner(url: str) -> None:
+    """Print where the portal, console and API docs are, and a demo login for each role."""
+    click.echo(banner_text(url))
+
+
+COMMANDS = [demo]
