@@ -426,7 +426,7 @@ def verdict(figures: list[Figure]) -> str:
 def parse_args(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--duration", type=float, default=3.0, help="seconds per round and operation"
+        "--duration", type=float, default=2.5, help="seconds per round and operation"
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds per set-up (medians reported)"

@@ -37,6 +37,21 @@ AGENT_PASSWORD = "correct horse battery staple"
 REDIS_URL_DEFAULT = "redis://127.0.0.1:6379/15"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2's production cost (64 MiB, 3 passes) makes each staff sign-up take ~0.5 s here;
+    the tests check hashing and verifying, not its cost, so they use the cheapest profile."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from hashdesk.core import auth
+
+    production = auth._hasher
+    auth._hasher = PasswordHasher.from_parameters(CHEAPEST)
+    yield
+    auth._hasher = production
+
+
 def services_required() -> bool:
     return os.environ.get("HASHDESK_REQUIRE_SERVICES") == "1"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -106,3 +107,17 @@ def test_every_state_is_planned_even_for_a_tiny_demo() -> None:
 def test_segwit_address_matches_the_bip173_example() -> None:
     program = bytes.fromhex("751e76e8199196d454941c45d1b3a323f1433bd6")
     assert onchain.segwit_v0_address("bc", program) == "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+
+
+def test_load_on_an_unmigrated_database_says_to_migrate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["demo", "load", "--if-empty"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "Run `hashdesk migrate` first" in result.output
+    assert "Traceback" not in result.output

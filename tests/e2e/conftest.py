@@ -8,6 +8,9 @@ must (see ``docs/operations.md``).
 ``nodes_database_url`` is a PostgreSQL database of the nodes' own, created for the test
 session and migrated with ``hashdesk migrate``: the suite's database is emptied before every
 test, and a node writing into it from another process would race that.
+
+``failed(item)`` tells a fixture's teardown whether its test failed (browser tests take
+screenshots then).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,3 +259,23 @@ def nodes_redis_url(redis_available: str) -> str:
 
     redis.Redis.from_url(redis_available).flushdb()
     return redis_available
+
+
+# --- what happened to a test, for its fixtures' teardown ---------------------------------------
+
+PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
+    return report
+
+
+def failed(item: pytest.Item) -> bool:
+    """Whether the test itself (its call phase, not its set-up) failed; for teardowns."""
+    call = item.stash.get(PHASE_REPORTS, {}).get("call")
+    return call is not None and call.failed

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from hashdesk.accounts.models import Trader
 from hashdesk.accounts.queries import agent_principal, trader_principal
 from hashdesk.core.auth import Role
+from hashdesk.core.audit import list_entries as list_audit
 from hashdesk.core.clock import utcnow
 from hashdesk.tickets import actions, queries, sla
-from hashdesk.tickets.models import SlaPolicy, Status, Ticket
+from hashdesk.tickets.models import Priority, SlaPolicy, Status, Ticket
 from hashdesk.tickets.schemas import TicketCreate, TicketFilter
 from tests.conftest import login_agent, make_agent, make_trader, open_ticket
 
@@ -163,3 +164,19 @@ def test_the_backlog_figure_is_old_open_tickets_over_the_weeks_volume(
     login_agent(client, agent)
     figure = client.get("/api/v1/stats/backlog").json()
     assert figure == {"open_older_than_48h": 2, "created_last_7_days": 3, "share": 0.6667}
+
+
+def test_raising_the_priority_brings_the_tighter_targets_of_its_policy(session: Session) -> None:
+    trader = make_trader(session)
+    lead = agent_principal(make_agent(session, Role.LEAD))
+    ticket = open_ticket(session, trader)
+    created = ticket.created_at
+    assert ticket.resolution_due == created + timedelta(hours=48)
+
+    actions.check_change_priority(session, lead, ticket, Priority.URGENT)
+    session.commit()
+
+    assert ticket.first_response_due == created + timedelta(minutes=15)
+    assert ticket.resolution_due == created + timedelta(hours=8)
+    audit_actions = [e.action for e in list_audit(session, "ticket", ticket.id)]
+    assert "ticket.priority_changed" in audit_actions

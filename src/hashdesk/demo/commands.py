@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from hashdesk.config import Settings, get_settings
 from hashdesk.core.auth import Role
@@ -37,6 +38,10 @@ def load(if_empty: bool, traders: int, tickets: int, seed: int) -> None:
             return
         with click.progressbar(length=traders + tickets, label="Loading demo data") as bar:
             summary = load_demo(database, DemoOptions(traders, tickets, seed), bar.update)
+    except (OperationalError, ProgrammingError) as error:
+        raise click.ClickException(
+            f"The database is not ready ({error.orig}). Run `hashdesk migrate` first."
+        ) from error
     finally:
         database.dispose()
     click.echo(

@@ -12,7 +12,7 @@ from hashdesk.accounts.actions import check_create_agent, do_create_agent, do_up
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import agent_principal, get_agent_by_email
 from hashdesk.accounts.schemas import AgentCreate, TraderUpsert
-from hashdesk.core.auth import SYSTEM, Role
+from hashdesk.core.auth import SYSTEM, Role, hash_password
 
 DEMO_PASSWORD = "hashdesk-demo"  # noqa: S105 - documented on purpose: every demo login uses it
 STAFF_DOMAIN = "desk.example.com"
@@ -64,14 +64,18 @@ def demo_logins() -> dict[Role, str]:
 def create_staff(session: Session) -> list[Agent]:
     """The admin is created by the system; everyone else by that admin, as an operator would."""
     admin_member, *others = STAFF
+    shared_hash = hash_password(DEMO_PASSWORD)  # argon2 is slow on purpose: hash once
     admin = get_agent_by_email(session, admin_member.email) or do_create_agent(
-        session, SYSTEM, _agent_data(admin_member)
+        session, SYSTEM, _agent_data(admin_member), password_hash=shared_hash
     )
     staff = [admin]
     for member in others:
         existing = get_agent_by_email(session, member.email)
         staff.append(
-            existing or check_create_agent(session, agent_principal(admin), _agent_data(member))
+            existing
+            or check_create_agent(
+                session, agent_principal(admin), _agent_data(member), password_hash=shared_hash
+            )
         )
     return staff
 

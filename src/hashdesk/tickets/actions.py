@@ -38,7 +38,12 @@ from hashdesk.tickets.models import (
     Ticket,
     TicketEntry,
 )
-from hashdesk.tickets.queries import get_category, get_macro, get_ticket_by_tracking_id
+from hashdesk.tickets.queries import (
+    access_ticket_by_tracking_id,
+    get_category,
+    get_macro,
+    get_ticket_by_tracking_id,
+)
 from hashdesk.tickets.schemas import MacroCreate, TicketCreate, TicketFields
 
 FINISHED = {Status.RESOLVED, Status.CLOSED}
@@ -467,6 +472,7 @@ def check_change_priority(
     before = ticket.priority
     if before != priority.value:
         ticket.priority = priority.value
+        sla.retarget(session, ticket, before)
         _add_entry(session, ticket, actor, EntryKind.PRIORITY, public=False,
                    data={"from": before, "to": priority.value})  # fmt: skip
         audit.record(session, actor, "ticket.priority_changed", "ticket", ticket.id,
@@ -517,11 +523,13 @@ def check_merge(
     session: Session, actor: Principal, source: Ticket, into_tracking_id: str
 ) -> Ticket:
     actor.require(Permission.MERGE)
-    target = get_ticket_by_tracking_id(session, into_tracking_id)
-    if target is None:
+    try:
+        # Only into a ticket this agent may see: no merging into a hidden security ticket.
+        target = access_ticket_by_tracking_id(session, actor, into_tracking_id)
+    except NotFound as error:
         raise InvalidInput(
             "No ticket {reference}.", field="into_tracking_id", reference=into_tracking_id
-        )
+        ) from error
     if target.id == source.id:
         raise Conflict("A ticket cannot be merged into itself.", field="into_tracking_id")
     if target.merged_into_id is not None or Status(target.status) is Status.CLOSED:

@@ -115,7 +115,7 @@ def _search_clause(text: str) -> ColumnElement[bool]:
     be one (eight letters like "2fa rese" could be either, so both are matched)."""
     escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
-    clauses = [
+    clauses: list[ColumnElement[bool]] = [
         func.lower(Ticket.subject).like(pattern, escape="\\"),
         func.lower(Ticket.description).like(pattern, escape="\\"),
         func.lower(func.coalesce(Ticket.guest_email, "")).like(pattern, escape="\\"),

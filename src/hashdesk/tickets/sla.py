@@ -47,15 +47,30 @@ def pick_policy(policies: list[SlaPolicy], priority: str, vip_level: int) -> Sla
     return max(matching, key=lambda p: (p.min_vip_level, p.priority is not None), default=None)
 
 
-def start_clocks(session: Session, ticket: Ticket, now: datetime) -> None:
-    policy = pick_policy(
-        list(session.scalars(select(SlaPolicy))), ticket.priority, ticket.vip_level
-    )
+def targets(session: Session, priority: str, vip_level: int) -> tuple[timedelta, timedelta]:
+    """(first response, resolution) allowed for a ticket of this priority and VIP level."""
+    policy = pick_policy(list(session.scalars(select(SlaPolicy))), priority, vip_level)
     first, resolution = (
         (policy.first_response_minutes, policy.resolution_minutes) if policy else (60, 48 * 60)
     )
-    ticket.first_response_due = now + timedelta(minutes=first)
-    ticket.resolution_due = now + timedelta(minutes=resolution)
+    return timedelta(minutes=first), timedelta(minutes=resolution)
+
+
+def start_clocks(session: Session, ticket: Ticket, now: datetime) -> None:
+    first, resolution = targets(session, ticket.priority, ticket.vip_level)
+    ticket.first_response_due = now + first
+    ticket.resolution_due = now + resolution
+
+
+def retarget(session: Session, ticket: Ticket, old_priority: str) -> None:
+    """A new priority brings its policy's targets; time already paused stays credited, so
+    the due times move by the difference between the two policies' targets."""
+    old_first, old_resolution = targets(session, old_priority, ticket.vip_level)
+    new_first, new_resolution = targets(session, ticket.priority, ticket.vip_level)
+    if ticket.first_response_due and ticket.first_response_at is None:
+        ticket.first_response_due += new_first - old_first
+    if ticket.resolution_due:
+        ticket.resolution_due += new_resolution - old_resolution
 
 
 def pause(ticket: Ticket, now: datetime) -> None:
