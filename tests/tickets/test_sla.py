@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Trader
 from hashdesk.accounts.queries import agent_principal, trader_principal
-from hashdesk.core.auth import Role
 from hashdesk.core.audit import list_entries as list_audit
+from hashdesk.core.auth import Role
 from hashdesk.core.clock import utcnow
 from hashdesk.tickets import actions, queries, sla
 from hashdesk.tickets.models import Priority, SlaPolicy, Status, Ticket
