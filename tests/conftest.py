@@ -237,6 +237,14 @@ def exchange_token(settings: Settings, external_id: str, **claims: Any) -> str:
     return jwt.encode(payload, settings.exchange_jwt_key, algorithm="HS256")
 
 
+def connector_headers(secret: str, external_id: str, body: bytes) -> dict[str, str]:
+    """The headers of the exchange's signed profile push for ``external_id``."""
+    from hashdesk.core.signing import SIGNATURE_HEADER, request_message, sign
+
+    message = request_message("PUT", f"/api/v1/connector/traders/{external_id}", body)
+    return {SIGNATURE_HEADER: sign(secret, message), "Content-Type": "application/json"}
+
+
 def login_trader(client: TestClient, settings: Settings, trader: Trader) -> str:
     response = client.post("/api/v1/auth/trader-token",
                            json={"token": exchange_token(settings, trader.external_id)})  # fmt: skip

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from hashdesk.accounts.queries import get_trader_by_external_id
 from hashdesk.config import Settings
 from hashdesk.core import audit
-from hashdesk.core.signing import SIGNATURE_HEADER, sign, verify
+from hashdesk.core.signing import SIGNATURE_HEADER, request_message, sign, verify
+from tests.conftest import connector_headers
 from tests.tickets.test_api import assert_problem
 
 PROFILE = {
@@ -34,7 +35,8 @@ def push(
     secret: str | None = None, timestamp: int | None = None,
 ) -> httpx.Response:  # fmt: skip
     body = json.dumps(profile).encode()
-    signature = sign(secret or settings.connector_secret, body, timestamp)
+    message = request_message("PUT", f"/api/v1/connector/traders/{external_id}", body)
+    signature = sign(secret or settings.connector_secret, message, timestamp)
     return client.put(f"/api/v1/connector/traders/{external_id}", content=body,
                       headers={SIGNATURE_HEADER: signature, "content-type": "application/json"})  # fmt: skip
 
@@ -78,7 +80,7 @@ def test_a_bad_or_stale_signature_is_401(
 def test_an_unsigned_or_tampered_push_is_401(client: TestClient, settings: Settings) -> None:
     body = json.dumps(PROFILE).encode()
     assert_problem(client.put("/api/v1/connector/traders/u-1", content=body), 401)
-    signature = sign(settings.connector_secret, body)
+    signature = connector_headers(settings.connector_secret, "u-1", body)[SIGNATURE_HEADER]
     tampered = body.replace(b'"vip_level": 2', b'"vip_level": 9')
     assert_problem(client.put("/api/v1/connector/traders/u-1", content=tampered,
                               headers={SIGNATURE_HEADER: signature}), 401)  # fmt: skip
@@ -105,10 +107,23 @@ def test_an_invalid_profile_is_422_naming_the_field(
     assert get_trader_by_external_id(session, "u-2") is None
 
 
+def test_a_signature_for_one_trader_cannot_be_replayed_for_another(
+    client: TestClient, settings: Settings
+) -> None:
+    body = json.dumps(PROFILE).encode()
+    signed_for_u1 = connector_headers(settings.connector_secret, "u-1", body)
+    assert (
+        client.put("/api/v1/connector/traders/u-1", content=body, headers=signed_for_u1).status_code
+        == 200
+    )
+    replayed = client.put("/api/v1/connector/traders/u-2", content=body, headers=signed_for_u1)
+    assert_problem(replayed, 401)
+
+
 def test_a_signed_body_that_is_not_a_profile_is_422(client: TestClient, settings: Settings) -> None:
     body = b"not json at all"
     response = client.put("/api/v1/connector/traders/u-3", content=body,
-                          headers={SIGNATURE_HEADER: sign(settings.connector_secret, body)})  # fmt: skip
+                          headers=connector_headers(settings.connector_secret, "u-3", body))  # fmt: skip
     assert_problem(response, 422, "body")
     assert_problem(push(client, settings, "u-3", ["a", "list"]), 422)
     assert_problem(push(client, settings, "x" * 129, PROFILE), 422, "external_id")

@@ -22,8 +22,13 @@ from playwright.sync_api import Error as PlaywrightError
 
 from hashdesk.core.auth import Role
 from hashdesk.core.db import Database
-from hashdesk.core.signing import SIGNATURE_HEADER, sign
-from tests.conftest import AGENT_PASSWORD, exchange_token, make_agent, need_service
+from tests.conftest import (
+    AGENT_PASSWORD,
+    connector_headers,
+    exchange_token,
+    make_agent,
+    need_service,
+)
 from tests.e2e.conftest import Node, NodeLauncher, failed, node_values, run_hashdesk
 
 pytestmark = pytest.mark.browser
@@ -78,8 +83,7 @@ def push_trader(node: Node) -> str:
     external_id = f"u-{uuid.uuid4().hex[:8]}"
     body = json.dumps({"email": f"{external_id}@example.com", "name": "Satoshi Trader",
                        "region": "EU", "language": "en", "vip_level": 1}).encode()  # fmt: skip
-    headers = {SIGNATURE_HEADER: sign(node.settings.connector_secret, body),
-               "Content-Type": "application/json"}  # fmt: skip
+    headers = connector_headers(node.settings.connector_secret, external_id, body)
     response = httpx.put(f"{node.url}/api/v1/connector/traders/{external_id}", content=body,
                          headers=headers, timeout=10)  # fmt: skip
     assert response.status_code == 200, response.text

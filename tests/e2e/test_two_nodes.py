@@ -22,8 +22,7 @@ from hashdesk.accounts.models import Agent
 from hashdesk.config import Settings
 from hashdesk.core.auth import Role
 from hashdesk.core.db import Database
-from hashdesk.core.signing import SIGNATURE_HEADER, sign
-from tests.conftest import AGENT_PASSWORD, exchange_token, free_port, make_agent
+from tests.conftest import AGENT_PASSWORD, connector_headers, exchange_token, free_port, make_agent
 from tests.e2e.conftest import Node, ServedNode
 
 pytestmark = pytest.mark.multiprocess
@@ -43,8 +42,7 @@ async def push_trader(node: Node, external_id: str) -> None:
     """The exchange's connector call: a signed PUT of the trader's profile."""
     body = json.dumps({"email": f"{external_id}@example.com", "name": "Satoshi Trader",
                        "region": "EU", "language": "en", "vip_level": 1}).encode()  # fmt: skip
-    headers = {SIGNATURE_HEADER: sign(node.settings.connector_secret, body),
-               "Content-Type": "application/json"}  # fmt: skip
+    headers = connector_headers(node.settings.connector_secret, external_id, body)
     async with httpx.AsyncClient(base_url=node.url) as connector:
         response = await connector.put(f"/api/v1/connector/traders/{external_id}", content=body,
                                        headers=headers)  # fmt: skip

@@ -20,7 +20,7 @@ from hashdesk.accounts.schemas import (
     TraderUpsert,
 )
 from hashdesk.core.errors import InvalidInput, NotAuthenticated, PayloadTooLarge
-from hashdesk.core.signing import SIGNATURE_HEADER, verify
+from hashdesk.core.signing import SIGNATURE_HEADER, request_message, verify
 from hashdesk.web.deps import (
     CurrentAgent,
     CurrentPrincipal,
@@ -79,12 +79,13 @@ def whoami(request: Request, principal: CurrentPrincipal) -> SessionInfo:
 async def upsert_trader(
     external_id: str, request: Request, session: DbSession, settings: SettingsDep
 ) -> TraderPublic:
-    """The exchange pushes a trader's profile. Signed: ``X-HashDesk-Signature: t=..,v1=..``
-    (HMAC-SHA256 of ``"<t>.<body>"`` with the connector secret)."""
+    """The exchange pushes a trader's profile. Signed: ``X-HashDesk-Signature: t=..,v1=..``,
+    the HMAC-SHA256 with the connector secret of ``"<t>.PUT <path>\n<body>"``."""
     body = await request.body()
     if len(body) > MAX_CONNECTOR_BODY:
         raise PayloadTooLarge("The request body is too large.", field="body")
-    if not verify(settings.connector_secret, request.headers.get(SIGNATURE_HEADER, ""), body):
+    message = request_message("PUT", request.url.path, body)
+    if not verify(settings.connector_secret, request.headers.get(SIGNATURE_HEADER, ""), message):
         raise NotAuthenticated("The connector signature is missing, wrong or too old.")
     if not 1 <= len(external_id) <= 128:
         raise InvalidInput("external_id must have 1 to 128 characters.", field="external_id")

@@ -1,5 +1,6 @@
-"""HMAC-SHA256 request signatures, used both ways: our webhooks to the exchange, and the
-exchange's connector calls to us. Header value: ``t=<unix time>,v1=<hex HMAC of "t.body">``."""
+"""HMAC-SHA256 signatures, used both ways: our webhooks to the exchange sign their body; the
+exchange's connector calls to us sign ``request_message`` (method, path and body).
+Header value: ``t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<message>">``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ import time
 
 SIGNATURE_HEADER = "X-HashDesk-Signature"
 TOLERANCE_SECONDS = 300
+
+
+def request_message(method: str, path: str, body: bytes) -> bytes:
+    """What a signed API request signs: method, path and body, so that a captured signature
+    cannot be replayed against another resource (another trader's id, say)."""
+    return f"{method.upper()} {path}\n".encode() + body
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
