@@ -3,6 +3,7 @@ queue notifications (events and webhooks go out only after the commit)."""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 from datetime import datetime, timedelta
@@ -44,7 +45,14 @@ from hashdesk.tickets.queries import (
     get_macro,
     get_ticket_by_tracking_id,
 )
-from hashdesk.tickets.schemas import MacroCreate, TicketCreate, TicketFields
+from hashdesk.tickets.schemas import (
+    CategoryChange,
+    CategoryCreate,
+    MacroCreate,
+    SlaPolicyChange,
+    TicketCreate,
+    TicketFields,
+)
 
 FINISHED = {Status.RESOLVED, Status.CLOSED}
 ALLOWED_TRANSITIONS: dict[Status, set[Status]] = {
@@ -659,6 +667,69 @@ def find_ticket_for_reference(session: Session, reference: str) -> Ticket:
     if ticket is None:
         raise NotFound("No ticket {reference}.", reference=reference)
     return ticket
+
+
+# --- configuration: categories and SLA policies --------------------------------------------------
+
+
+def _category_snapshot(category: Category) -> dict[str, Any]:
+    return {"name": category.name, "department": category.department, "fields": category.fields,
+            "required_fields": category.required_fields, "active": category.active,
+            "default_priority": category.default_priority}  # fmt: skip
+
+
+def check_create_category(session: Session, actor: Principal, data: CategoryCreate) -> Category:
+    actor.require(Permission.MANAGE_SETTINGS)
+    if get_category(session, data.slug) is not None:
+        raise Conflict("A category {slug} exists already.", field="slug", slug=data.slug)
+    category = Category(slug=data.slug, name=data.name, department=data.department.value)
+    session.add(category)
+    return do_change_category(session, actor, category, data, created=True)
+
+
+def check_change_category(
+    session: Session, actor: Principal, slug: str, data: CategoryChange
+) -> Category:
+    actor.require(Permission.MANAGE_SETTINGS)
+    category = get_category(session, slug)
+    if category is None:
+        raise NotFound("No category {slug}.", slug=slug)
+    return do_change_category(session, actor, category, data, created=False)
+
+
+def do_change_category(
+    session: Session, actor: Principal, category: Category, data: CategoryChange, *, created: bool
+) -> Category:
+    before = None if created else _category_snapshot(category)
+    for name, value in data.model_dump(exclude_unset=True, exclude={"slug"}).items():
+        setattr(category, name, value.value if isinstance(value, enum.Enum) else value)
+    missing = set(category.required_fields) - set(category.fields or [])
+    if missing:
+        raise InvalidInput("Required fields must also be fields of the category: {missing}.",
+                           field="required_fields", missing=", ".join(sorted(missing)))  # fmt: skip
+    session.flush()
+    audit.record(session, actor, "category.created" if created else "category.changed", "category",
+                 category.id, before=before, after=_category_snapshot(category))  # fmt: skip
+    return category
+
+
+def check_change_sla_policy(
+    session: Session, actor: Principal, policy_id: int, data: SlaPolicyChange
+) -> SlaPolicy:
+    """New targets apply to tickets opened from now on; open tickets keep their due times."""
+    actor.require(Permission.MANAGE_SETTINGS)
+    policy = session.get(SlaPolicy, policy_id)
+    if policy is None:
+        raise NotFound("No SLA policy {policy_id}.", policy_id=policy_id)
+    if data.resolution_minutes < data.first_response_minutes:
+        raise InvalidInput("The resolution target cannot be shorter than the first response target.",
+                           field="resolution_minutes")  # fmt: skip
+    before = {"first": policy.first_response_minutes, "resolution": policy.resolution_minutes}
+    policy.first_response_minutes = data.first_response_minutes
+    policy.resolution_minutes = data.resolution_minutes
+    audit.record(session, actor, "sla_policy.changed", "sla_policy", policy.id, before=before,
+                 after={"first": data.first_response_minutes, "resolution": data.resolution_minutes})  # fmt: skip
+    return policy
 
 
 # --- set-up defaults -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from hashdesk.core.errors import NotFound
 from hashdesk.core.ids import normalize_tracking_id
 from hashdesk.core.pagination import Page, encode_cursor
 from hashdesk.tickets.departments import Department
-from hashdesk.tickets.models import Category, Macro, Status, Ticket, TicketEntry
+from hashdesk.tickets.models import Category, Macro, SlaPolicy, Status, Ticket, TicketEntry
 from hashdesk.tickets.schemas import TicketFilter
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -197,6 +197,10 @@ def list_categories(session: Session, *, active_only: bool = True) -> list[Categ
     if active_only:
         query = query.where(Category.active.is_(True))
     return list(session.scalars(query))
+
+
+def list_sla_policies(session: Session) -> list[SlaPolicy]:
+    return list(session.scalars(select(SlaPolicy).order_by(SlaPolicy.min_vip_level, SlaPolicy.id)))
 
 
 def get_category(session: Session, slug: str) -> Category | None:

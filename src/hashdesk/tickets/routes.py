@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
@@ -18,6 +18,8 @@ from hashdesk.tickets.schemas import (
     AgentReplyCreate,
     AssignmentChange,
     BacklogFigure,
+    CategoryChange,
+    CategoryCreate,
     CategoryPublic,
     EntryPublic,
     GuestCodeRequest,
@@ -29,6 +31,8 @@ from hashdesk.tickets.schemas import (
     MacroPublic,
     MergeRequest,
     PriorityChange,
+    SlaPolicyChange,
+    SlaPolicyPublic,
     StatusChange,
     TicketCreate,
     TicketDetail,
@@ -68,6 +72,35 @@ def _detail(session: DbSession, principal: Principal, ticket_ref: str) -> Ticket
 @router.get("/categories", response_model=list[CategoryPublic])
 def list_categories(session: DbSession) -> list[CategoryPublic]:
     return [CategoryPublic.model_validate(c) for c in queries.list_categories(session)]
+
+
+@router.post("/categories", status_code=201, response_model=CategoryPublic)
+def create_category(
+    data: CategoryCreate, session: DbSession, agent: CurrentAgent
+) -> CategoryPublic:
+    return CategoryPublic.model_validate(actions.check_create_category(session, agent, data))
+
+
+@router.patch("/categories/{slug}", response_model=CategoryPublic)
+def change_category(
+    slug: Annotated[str, Path(max_length=48)], data: CategoryChange, session: DbSession,
+    agent: CurrentAgent,
+) -> CategoryPublic:  # fmt: skip
+    return CategoryPublic.model_validate(actions.check_change_category(session, agent, slug, data))
+
+
+@router.get("/sla-policies", response_model=list[SlaPolicyPublic])
+def list_sla_policies(session: DbSession, agent: CurrentAgent) -> list[SlaPolicyPublic]:
+    return [SlaPolicyPublic.model_validate(p) for p in queries.list_sla_policies(session)]
+
+
+@router.put("/sla-policies/{policy_id}", response_model=SlaPolicyPublic)
+def change_sla_policy(
+    policy_id: int, data: SlaPolicyChange, session: DbSession, agent: CurrentAgent
+) -> SlaPolicyPublic:
+    return SlaPolicyPublic.model_validate(
+        actions.check_change_sla_policy(session, agent, policy_id, data)
+    )
 
 
 @router.post("/tickets", status_code=201, response_model=TicketDetail)

@@ -190,6 +190,9 @@ class TicketPage(BaseModel):
     next_cursor: str | None
 
 
+FieldName = Literal["network", "asset", "tx_hash", "address", "order_id", "memo"]
+
+
 class CategoryPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -198,6 +201,49 @@ class CategoryPublic(BaseModel):
     department: str
     fields: list[str]
     required_fields: list[str]
+    default_priority: str
+    active: bool
+
+
+class CategoryChange(BaseModel):
+    """An admin's edit of a category; omitted values stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+        | None
+    ) = None
+    department: Department | None = None
+    fields: list[FieldName] | None = None
+    required_fields: list[FieldName] | None = None
+    default_priority: Priority | None = None
+    position: Annotated[int, Field(ge=0, le=1000)] | None = None
+    active: bool | None = None
+
+
+class CategoryCreate(CategoryChange):
+    slug: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    department: Department
+
+
+class SlaPolicyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    priority: str | None
+    min_vip_level: int
+    first_response_minutes: int
+    resolution_minutes: int
+
+
+class SlaPolicyChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_response_minutes: Annotated[int, Field(ge=1, le=60 * 24 * 30)]
+    resolution_minutes: Annotated[int, Field(ge=1, le=60 * 24 * 90)]
 
 
 class MacroPublic(BaseModel):
