@@ -39,7 +39,7 @@ import jwt
 import psycopg
 import uvloop
 
-from hashdesk.core.signing import SIGNATURE_HEADER, sign
+from hashdesk.core.signing import SIGNATURE_HEADER, request_message, sign
 
 BENCH_DIR = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
@@ -180,11 +180,10 @@ async def push_traders(base_url: str, count: int) -> Traders:
             body = json.dumps({"email": f"trader{number}@bench.example", "name": f"Trader {number}",
                                "region": "DE", "language": "en", "vip_level": 0,
                                "anti_phishing_code": "BENCH"}).encode()  # fmt: skip
-            response = await client.put(
-                f"/api/v1/connector/traders/{external_id}", content=body,
-                headers={SIGNATURE_HEADER: sign(CONNECTOR_SECRET, body),
-                         "content-type": "application/json"},
-            )  # fmt: skip
+            path = f"/api/v1/connector/traders/{external_id}"
+            signature = sign(CONNECTOR_SECRET, request_message("PUT", path, body))
+            response = await client.put(path, content=body, headers={
+                SIGNATURE_HEADER: signature, "content-type": "application/json"})  # fmt: skip
             response.raise_for_status()
             headers.append({"authorization": f"Bearer {exchange_token(external_id)}"})
             tickets.append([])
