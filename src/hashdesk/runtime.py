@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hashdesk.config import Settings
+from hashdesk.core.cache import ConfigCache
 from hashdesk.core.db import Database
 from hashdesk.core.events import EventBus, make_bus
 from hashdesk.core.ratelimit import RateLimiter, make_rate_limiter
@@ -19,12 +20,19 @@ class Runtime:
     bus: EventBus = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     outbox: OutboxWorker = field(init=False)
+    config_cache: ConfigCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.bus = make_bus(self.settings.redis_url, self.settings.redis_prefix)
         self.rate_limiter = make_rate_limiter(self.settings.redis_url, self.settings.redis_prefix)
+        self.config_cache = ConfigCache()
         self.database = Database(
-            self.settings.database_url, session_info={"bus": self.bus, "settings": self.settings}
+            self.settings.database_url,
+            session_info={
+                "bus": self.bus,
+                "settings": self.settings,
+                "config_cache": self.config_cache,
+            },
         )
         self.outbox = OutboxWorker(self.database, self.settings)
         self.database.set_session_info("wake_outbox", self.outbox.wake)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from hashdesk.core import audit
 from hashdesk.core.auth import Permission, Principal
+from hashdesk.core.cache import cached, invalidate_on_commit
 from hashdesk.core.clock import utcnow
 from hashdesk.core.db import on_commit
 from hashdesk.notify.emails import render_email
@@ -41,9 +43,26 @@ def do_enqueue_email(
     return message
 
 
+@dataclass(frozen=True)
+class WebhookTarget:
+    id: int
+    url: str
+    event_types: tuple[str, ...]
+
+
+def active_webhooks(session: Session) -> list[WebhookTarget]:
+    """The active endpoints, from the process's configuration cache (read on every change)."""
+
+    def load() -> list[WebhookTarget]:
+        query = select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))
+        return [WebhookTarget(e.id, e.url, tuple(e.event_types)) for e in session.scalars(query)]
+
+    return cached(session, "webhooks", load)
+
+
 def do_enqueue_webhooks(session: Session, event_type: str, data: dict[str, Any]) -> int:
     """Queue one delivery per active endpoint that listens for ``event_type``."""
-    endpoints = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)))
+    endpoints = active_webhooks(session)
     event = {
         "id": secrets.token_hex(12),
         "type": event_type,
@@ -69,5 +88,6 @@ def check_create_webhook(
     endpoint = WebhookEndpoint(url=url, secret=secrets.token_urlsafe(32), event_types=event_types)
     session.add(endpoint)
     session.flush()
+    invalidate_on_commit(session, "webhooks")
     audit.record(session, actor, "webhook.created", "webhook", endpoint.id, after={"url": url})
     return endpoint

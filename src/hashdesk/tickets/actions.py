@@ -17,6 +17,7 @@ from hashdesk.assets.formats import NETWORKS, check_address, check_tx_hash
 from hashdesk.config import Settings, get_settings
 from hashdesk.core import audit
 from hashdesk.core.auth import Permission, Principal, PrincipalKind
+from hashdesk.core.cache import invalidate_on_commit
 from hashdesk.core.clock import utcnow
 from hashdesk.core.errors import Conflict, InvalidInput, NotFound, RateLimited
 from hashdesk.core.events import publish_on_commit
@@ -40,7 +41,9 @@ from hashdesk.tickets.models import (
     TicketEntry,
 )
 from hashdesk.tickets.queries import (
+    CategoryRule,
     access_ticket_by_tracking_id,
+    category_rules,
     get_category,
     get_macro,
     get_ticket_by_tracking_id,
@@ -66,7 +69,6 @@ ALLOWED_TRANSITIONS: dict[Status, set[Status]] = {
 GUEST_CODE_MINUTES = 15
 GUEST_CODE_ATTEMPTS = 5
 VIP_DESK_LEVEL = 3  # from this VIP level, tickets go straight to the VIP desk
-TRACKING_ID_RETRIES = 5
 
 
 def settings_of(session: Session) -> Settings:
@@ -125,8 +127,11 @@ def _add_entry(
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> TicketEntry:
+    # Through the relationship (not ticket_id), so it works before the ticket is flushed;
+    # attachments=[] marks the collection loaded, so reading it back costs no query.
     entry = TicketEntry(
-        ticket_id=ticket.id,
+        ticket=ticket,
+        attachments=[],
         kind=kind.value,
         author_kind=actor.kind.value,
         author_id=actor.id,
@@ -171,7 +176,7 @@ def _email_follower(session: Session, ticket: Ticket, template: str, **context: 
 # --- opening a ticket --------------------------------------------------------------------
 
 
-def check_fields(category: Category, fields: TicketFields) -> dict[str, str]:
+def check_fields(category: CategoryRule | Category, fields: TicketFields) -> dict[str, str]:
     values = {k: v for k, v in fields.model_dump().items() if v}
     for name in values:
         if name not in category.fields:
@@ -198,8 +203,8 @@ def check_fields(category: Category, fields: TicketFields) -> dict[str, str]:
     return values
 
 
-def _resolve_category(session: Session, slug: str) -> Category:
-    category = get_category(session, slug)
+def _resolve_category(session: Session, slug: str) -> CategoryRule:
+    category = category_rules(session).get(slug)
     if category is None or not category.active:
         raise InvalidInput("Unknown category {category}.", field="category", category=slug)
     return category
@@ -240,7 +245,7 @@ def do_create_ticket(
     session: Session,
     actor: Principal,
     data: TicketCreate,
-    category: Category,
+    category: CategoryRule | Category,
     fields: dict[str, str],
     language: str,
     trader: Trader | None,
@@ -256,7 +261,10 @@ def do_create_ticket(
     if vip_level >= 1 and priority in (Priority.LOW, Priority.NORMAL):
         priority = Priority.HIGH.value
     ticket = Ticket(
-        tracking_id=_unused_tracking_id(session),
+        # 40 random bits: a clash is a one-in-a-trillion event that the unique index turns
+        # into a 409 "try again" rather than a query on every create.
+        tracking_id=new_tracking_id(),
+        entries=[],
         trader_id=trader.id if trader else None,
         guest_email=guest_email.lower() if guest_email else None,
         category=category.slug,
@@ -272,24 +280,15 @@ def do_create_ticket(
     )
     sla.start_clocks(session, ticket, now)
     session.add(ticket)
-    session.flush()
     # The same ``now`` leaves updated_at as inserted: no UPDATE of the new row (measured).
     entry = _add_entry(session, ticket, actor, EntryKind.CREATED, data.description, now=now)
     entry.created_at = now
-    session.flush()
     _attach(session, ticket, entry, uploads)
+    session.flush()
     audit.record(session, actor, "ticket.created", "ticket", ticket.id, after=_snapshot(ticket))
     _email_follower(session, ticket, "ticket_created")
     _announce(session, ticket, "ticket.created")
     return ticket
-
-
-def _unused_tracking_id(session: Session) -> str:
-    for _ in range(TRACKING_ID_RETRIES):
-        candidate = new_tracking_id()
-        if get_ticket_by_tracking_id(session, candidate) is None:
-            return candidate
-    raise Conflict("Could not allocate a tracking ID; try again.")
 
 
 def _attach(
@@ -297,10 +296,9 @@ def _attach(
 ) -> None:
     upload_dir = settings_of(session).upload_dir
     for upload in uploads:
-        session.add(
+        entry.attachments.append(
             Attachment(
-                ticket_id=ticket.id,
-                entry_id=entry.id,
+                ticket=ticket,
                 filename=upload.filename,
                 content_type=upload.content_type,
                 size=len(upload.data),
@@ -708,6 +706,7 @@ def do_change_category(
         raise InvalidInput("Required fields must also be fields of the category: {missing}.",
                            field="required_fields", missing=", ".join(sorted(missing)))  # fmt: skip
     session.flush()
+    invalidate_on_commit(session, "categories")
     audit.record(session, actor, "category.created" if created else "category.changed", "category",
                  category.id, before=before, after=_category_snapshot(category))  # fmt: skip
     return category
@@ -727,6 +726,7 @@ def check_change_sla_policy(
     before = {"first": policy.first_response_minutes, "resolution": policy.resolution_minutes}
     policy.first_response_minutes = data.first_response_minutes
     policy.resolution_minutes = data.resolution_minutes
+    invalidate_on_commit(session, "sla_policies")
     audit.record(session, actor, "sla_policy.changed", "sla_policy", policy.id, before=before,
                  after={"first": data.first_response_minutes, "resolution": data.resolution_minutes})  # fmt: skip
     return policy
@@ -737,6 +737,8 @@ def check_change_sla_policy(
 
 def do_seed_defaults(session: Session) -> None:
     """Default categories and SLA policies, added only where missing (safe to re-run)."""
+    invalidate_on_commit(session, "categories")
+    invalidate_on_commit(session, "sla_policies")
     known = {slug for slug in session.scalars(select(Category.slug))}
     for position, row in enumerate(DEFAULT_CATEGORIES):
         slug, name, department, fields, required, priority = row

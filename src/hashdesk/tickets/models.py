@@ -126,6 +126,8 @@ class Attachment(Base):
     storage_key: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    ticket: Mapped[Ticket] = relationship(lazy="raise_on_sql")
+
 
 class SlaPolicy(Base):
     """First-response and resolution targets; the most specific match wins."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.base import NO_VALUE
 
 from hashdesk.core.auth import Permission, Principal, PrincipalKind
+from hashdesk.core.cache import cached
 from hashdesk.core.clock import utcnow
 from hashdesk.core.errors import NotFound
 from hashdesk.core.ids import normalize_tracking_id
@@ -203,6 +206,32 @@ def list_sla_policies(session: Session) -> list[SlaPolicy]:
     return list(session.scalars(select(SlaPolicy).order_by(SlaPolicy.min_vip_level, SlaPolicy.id)))
 
 
+@dataclass(frozen=True)
+class CategoryRule:
+    """A category as the ticket form and the create path need it (a cacheable snapshot)."""
+
+    slug: str
+    name: str
+    department: str
+    fields: tuple[str, ...]
+    required_fields: tuple[str, ...]
+    default_priority: str
+    active: bool
+
+
+def category_rules(session: Session) -> dict[str, CategoryRule]:
+    """Every category by slug, from the process's configuration cache."""
+
+    def load() -> dict[str, CategoryRule]:
+        return {
+            c.slug: CategoryRule(c.slug, c.name, c.department, tuple(c.fields),
+                                 tuple(c.required_fields), c.default_priority, c.active)
+            for c in session.scalars(select(Category))
+        }  # fmt: skip
+
+    return cached(session, "categories", load)
+
+
 def get_category(session: Session, slug: str) -> Category | None:
     return session.scalar(select(Category).where(Category.slug == slug))
 
@@ -236,9 +265,20 @@ def summary(ticket: Ticket) -> dict[str, object]:
     }  # fmt: skip
 
 
+def _entries_in_hand(ticket: Ticket, *, include_internal: bool) -> list[TicketEntry] | None:
+    """The timeline of a ticket created in this session (its collection was started empty and
+    filled as entries were added), without a query; None when it must be read."""
+    loaded = inspect(ticket).attrs.entries.loaded_value
+    if loaded is NO_VALUE:
+        return None
+    return [entry for entry in loaded if include_internal or entry.public]
+
+
 def detail(session: Session, principal: Principal, ticket: Ticket) -> dict[str, object]:
     """A ticket with its timeline as ``principal`` may see it (no internal notes for traders)."""
-    entries = list_entries(session, ticket, include_internal=principal.is_agent)
+    entries = _entries_in_hand(ticket, include_internal=principal.is_agent)
+    if entries is None:
+        entries = list_entries(session, ticket, include_internal=principal.is_agent)
     return {
         **summary(ticket),
         "description": ticket.description, "fields": ticket.fields, "trader_id": ticket.trader_id,

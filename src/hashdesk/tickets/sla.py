@@ -6,14 +6,18 @@ comparison of a due time with now, which the console's breach view can do in SQL
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hashdesk.core.cache import cached
 from hashdesk.tickets.models import SlaPolicy, Status, Ticket
 
+P = TypeVar("P", bound="PolicyLike")
 WARNING_WINDOW = timedelta(minutes=15)
 DEFAULT_POLICIES = (
     # name, priority, min VIP level, first response minutes, resolution minutes
@@ -37,7 +41,42 @@ class SlaState:
         return self.first_response_breached or self.resolution_breached
 
 
-def pick_policy(policies: list[SlaPolicy], priority: str, vip_level: int) -> SlaPolicy | None:
+class PolicyLike(Protocol):
+    """An ``SlaPolicy`` row or its cached ``PolicyRule`` snapshot."""
+
+    @property
+    def priority(self) -> str | None: ...
+
+    @property
+    def min_vip_level(self) -> int: ...
+
+    @property
+    def first_response_minutes(self) -> int: ...
+
+    @property
+    def resolution_minutes(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """An SLA policy as a cacheable snapshot."""
+
+    name: str
+    priority: str | None
+    min_vip_level: int
+    first_response_minutes: int
+    resolution_minutes: int
+
+
+def policy_rules(session: Session) -> list[PolicyRule]:
+    def load() -> list[PolicyRule]:
+        return [PolicyRule(p.name, p.priority, p.min_vip_level, p.first_response_minutes,
+                           p.resolution_minutes) for p in session.scalars(select(SlaPolicy))]  # fmt: skip
+
+    return cached(session, "sla_policies", load)
+
+
+def pick_policy(policies: Sequence[P], priority: str, vip_level: int) -> P | None:
     """The most specific policy: highest VIP threshold met, then one naming the priority."""
     matching = [
         p
@@ -49,7 +88,7 @@ def pick_policy(policies: list[SlaPolicy], priority: str, vip_level: int) -> Sla
 
 def targets(session: Session, priority: str, vip_level: int) -> tuple[timedelta, timedelta]:
     """(first response, resolution) allowed for a ticket of this priority and VIP level."""
-    policy = pick_policy(list(session.scalars(select(SlaPolicy))), priority, vip_level)
+    policy = pick_policy(policy_rules(session), priority, vip_level)
     first, resolution = (
         (policy.first_response_minutes, policy.resolution_minutes) if policy else (60, 48 * 60)
     )

@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hashdesk.core.errors import DomainError, ServiceUnavailable
+from hashdesk.core.errors import Conflict, DomainError, ServiceUnavailable
 from hashdesk.core.i18n import gettext_for
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,15 @@ async def http_error(request: Request, error: Exception) -> Response:
                             headers=dict(error.headers or {}))  # fmt: skip
 
 
+async def write_conflict(request: Request, error: Exception) -> Response:
+    """Two writes raced for something unique (a tracking ID, an idempotency key): the
+    transaction was rolled back whole, so the client can simply try again."""
+    log.warning("write conflict on %s: %s", request.url.path, error)
+    return await domain_error(
+        request, Conflict("A simultaneous change got there first; nothing was saved. Try again.")
+    )
+
+
 async def database_down(request: Request, error: Exception) -> Response:
     log.error("database unavailable: %s", error)
     return await domain_error(
@@ -104,3 +113,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(OperationalError, database_down)
+    app.add_exception_handler(IntegrityError, write_conflict)
