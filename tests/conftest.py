@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import agent_principal, trader_principal
 from hashdesk.accounts.schemas import AgentCreate, TraderUpsert
 from hashdesk.app import create_app
-from hashdesk.config import Settings
+from hashdesk.config import Settings, get_settings
 from hashdesk.core.auth import Role
 from hashdesk.core.migrate import upgrade
 from hashdesk.models import metadata
@@ -158,6 +159,15 @@ def another_client(runtime: Runtime, client: TestClient) -> Iterator[TestClient]
     """A second browser on the same server (its own cookies)."""
     with TestClient(client.app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def cli(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A runner for ``hashdesk`` commands on the test database (settings are cached: cleared)."""
+    monkeypatch.setenv("HASHDESK_DATABASE_URL", runtime.settings.database_url)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
 
 
 # --- factories: through the domain actions, never raw inserts ---------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,10 @@ from hashdesk.accounts.models import Agent
 from hashdesk.cli import main
 from hashdesk.config import get_settings
 from hashdesk.core.audit import AuditEntry
-from hashdesk.runtime import Runtime
 
 PASSWORD = "a long enough secret"
 CREATE = ["agents", "create", "--email", "Mina.Cho@Desk.Example.com", "--name", "Mina Cho",
           "--role", "frontline", "--department", "frontline"]  # fmt: skip
-
-
-@pytest.fixture
-def cli(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("HASHDESK_DATABASE_URL", runtime.settings.database_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def invoke(cli: CliRunner, args: list[str], stdin: str | None = None) -> Result:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,9 @@ from hashdesk.core.clock import utcnow
 from hashdesk.demo import onchain
 from hashdesk.demo.loader import RECENT, creation_times, final_states
 from hashdesk.demo.people import DEMO_PASSWORD, demo_logins
-from hashdesk.runtime import Runtime
 from hashdesk.tickets.models import Status, Ticket, TicketEntry
 
 SMALL = ["demo", "load", "--traders", "30", "--tickets", "40", "--seed", "5"]
-
-
-@pytest.fixture
-def cli(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """A CLI runner whose commands use the test database (settings are cached: cleared)."""
-    monkeypatch.setenv("HASHDESK_DATABASE_URL", runtime.settings.database_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def run(cli: CliRunner, args: list[str]) -> Result:

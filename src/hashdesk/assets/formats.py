@@ -111,17 +111,28 @@ _BECH32_CONSTANT = 1  # segwit v0 (BIP-173)
 _BECH32M_CONSTANT = 0x2BC830A3  # segwit v1 and later, e.g. taproot (BIP-350)
 
 
-def _bech32_checksum_ok(hrp: str, data: str) -> bool:
-    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    values += ["qpzry9x8gf2tvdw0s3jn54khce6mua7l".index(c) for c in data]
+BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def bech32_hrp_expand(hrp: str) -> list[int]:
+    return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+
+
+def bech32_polymod(values: list[int]) -> int:
+    """The BCH checksum over 5-bit values that BIP-173 and BIP-350 define."""
     checksum = 1
     for value in values:
         top = checksum >> 25
         checksum = (checksum & 0x1FFFFFF) << 5 ^ value
         for bit, generator in enumerate(_BECH32_GENERATOR):
             checksum ^= generator if (top >> bit) & 1 else 0
+    return checksum
+
+
+def _bech32_checksum_ok(hrp: str, data: str) -> bool:
+    values = bech32_hrp_expand(hrp) + [BECH32_CHARSET.index(c) for c in data]
     expected = _BECH32_CONSTANT if values[len(hrp) * 2 + 1] == 0 else _BECH32M_CONSTANT
-    return checksum == expected
+    return bech32_polymod(values) == expected
 
 
 def _utxo_address(

@@ -13,12 +13,18 @@ from dataclasses import dataclass
 
 from Crypto.Hash import keccak
 
-from hashdesk.assets.formats import BASE58_ALPHABET, check_address, check_tx_hash
+from hashdesk.assets.formats import (
+    BASE58_ALPHABET,
+    BECH32_CHARSET,
+    bech32_hrp_expand,
+    bech32_polymod,
+    check_address,
+    check_tx_hash,
+)
 
 # The XRP Ledger's base58 alphabet: the same characters as Bitcoin's, in another order, so that
 # version byte 0 encodes as a leading "r".
 XRP_ALPHABET = "rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz"
-BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 EVM_NETWORKS = ("ethereum", "bsc", "polygon", "arbitrum", "optimism", "base", "avalanche")
 MAX_ATTEMPTS = 20
 
@@ -80,24 +86,12 @@ def eip55(body: str) -> str:
     )
 
 
-def _bech32_polymod(values: list[int]) -> int:
-    generators = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-    checksum = 1
-    for value in values:
-        top = checksum >> 25
-        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
-        for bit, generator in enumerate(generators):
-            checksum ^= generator if (top >> bit) & 1 else 0
-    return checksum
-
-
 def segwit_v0_address(hrp: str, program: bytes) -> str:
     """A BIP-173 (bech32, witness version 0) address of a 20- or 32-byte program."""
     bits = "".join(f"{byte:08b}" for byte in program)
     bits += "0" * (-len(bits) % 5)
     data = [0] + [int(bits[i : i + 5], 2) for i in range(0, len(bits), 5)]
-    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    polymod = _bech32_polymod(expanded + data + [0] * 6) ^ 1
+    polymod = bech32_polymod(bech32_hrp_expand(hrp) + data + [0] * 6) ^ 1
     checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
     return hrp + "1" + "".join(BECH32_CHARSET[d] for d in data + checksum)
 
