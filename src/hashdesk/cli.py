@@ -6,6 +6,7 @@ import importlib
 import logging
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from hashdesk.config import get_settings
 
@@ -18,6 +19,8 @@ def main(verbose: bool) -> None:
     """HashDesk: the support desk for cryptocurrency exchanges."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    # Alembic announces each of its plugins at INFO; an operator only needs the migrations.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -28,11 +31,16 @@ def migrate() -> None:
     from hashdesk.tickets.actions import do_seed_defaults
 
     settings = get_settings()
-    upgrade(settings.database_url)
-    database = Database(settings.database_url)
-    with database.transaction() as session:
-        do_seed_defaults(session)
-    database.dispose()
+    try:
+        upgrade(settings.database_url)
+        database = Database(settings.database_url)
+        with database.transaction() as session:
+            do_seed_defaults(session)
+        database.dispose()
+    except (SQLAlchemyError, OSError) as error:
+        raise click.ClickException(
+            f"Cannot migrate {_redacted(settings.database_url)}: {getattr(error, 'orig', error)}"
+        ) from error
     click.echo(f"Database ready: {_redacted(settings.database_url)}")
 
 

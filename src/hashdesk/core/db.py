@@ -63,7 +63,7 @@ POSTGRES_MAX_SESSIONS = POSTGRES_POOL_SIZE + POSTGRES_MAX_OVERFLOW
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        _ensure_sqlite_folder(url)
+        ensure_sqlite_folder(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -72,7 +72,7 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _ensure_sqlite_folder(url: str) -> None:
+def ensure_sqlite_folder(url: str) -> None:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)

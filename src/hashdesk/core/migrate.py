@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from hashdesk.core.db import ensure_sqlite_folder
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -18,4 +20,6 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    if database_url.startswith("sqlite"):
+        ensure_sqlite_folder(database_url)  # a fresh checkout has no var/ yet
     command.upgrade(alembic_config(database_url), revision)
