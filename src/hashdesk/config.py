@@ -55,7 +55,6 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     run_outbox_worker: bool = True
     cookie_secure: bool = False
-    trusted_hosts: list[str] = ["*"]
 
     @property
     def is_sqlite(self) -> bool:

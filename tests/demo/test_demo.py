@@ -56,7 +56,7 @@ def test_if_empty_is_a_no_op_and_the_same_seed_gives_the_same_tickets(
 
 def test_banner_names_every_address_and_a_login_per_role(cli: CliRunner) -> None:
     output = run(cli, ["demo", "banner", "--url", "http://127.0.0.1:8123/"]).output
-    for path in ("/portal ", "/portal/login", "/console", "/docs", "/openapi.json"):
+    for path in ("/portal ", "/portal/sign-in", "/console", "/docs", "/openapi.json"):
         assert f"http://127.0.0.1:8123{path}" in output
     for email in demo_logins().values():
         assert email in output

@@ -204,6 +204,28 @@ def test_another_traders_ticket_answers_404_by_id_and_by_tracking_id(
     assert client.get("/api/v1/tickets").json()["items"] == []
 
 
+def test_references_that_only_look_numeric_are_a_plain_404(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    login_trader(client, settings, make_trader(session))
+    for reference in ("²", "١٢", "0" * 30):
+        assert_problem(client.get(f"/api/v1/tickets/{reference}"), 404)
+
+
+def test_a_write_stands_even_when_the_live_event_cannot_be_published(
+    client: TestClient, session: Session, settings: Settings, runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    def bus_down(channel: str, message: object) -> None:
+        raise ConnectionError("the event bus is unreachable")
+
+    monkeypatch.setattr(runtime.bus, "publish", bus_down)
+    login_trader(client, settings, make_trader(session))
+    created = client.post("/api/v1/tickets", json=USDT_DEPOSIT)
+    assert created.status_code == 201, created.text
+    assert client.get(f"/api/v1/tickets/{created.json()['tracking_id']}").status_code == 200
+
+
 def test_agents_act_only_within_their_role(
     client: TestClient, another_client: TestClient, session: Session
 ) -> None:

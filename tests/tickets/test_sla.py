@@ -134,8 +134,11 @@ def test_the_console_breaching_view_lists_exactly_the_breaching_tickets(session:
     actions.check_agent_reply(session, agent, overdue, "Answered, but never solved.")
     answered_in_time = open_ticket_at(session, trader, now - timedelta(hours=2))
     answered_in_time.first_response_at = answered_in_time.created_at + timedelta(minutes=10)
-    waiting = open_ticket_at(session, trader, now - timedelta(hours=3))
-    actions.check_change_status(session, agent, waiting, Status.PENDING)
+    waiting_in_time = open_ticket_at(session, trader, now - timedelta(minutes=30))
+    actions.check_change_status(session, agent, waiting_in_time, Status.PENDING)
+    # Late first, then pending: pausing stops the clock, it does not undo the breach.
+    late_then_waiting = open_ticket_at(session, trader, now - timedelta(hours=3))
+    actions.check_change_status(session, agent, late_then_waiting, Status.PENDING)
     solved = open_ticket_at(session, trader, now - timedelta(hours=3))
     actions.check_change_status(session, agent, solved, Status.RESOLVED)
     open_ticket(session, trader)
@@ -143,8 +146,10 @@ def test_the_console_breaching_view_lists_exactly_the_breaching_tickets(session:
 
     page = queries.list_tickets(session, agent, TicketFilter(view="breaching"), limit=50)
 
-    assert {t.id for t in page.items} == {no_answer.id, overdue.id}
-    assert queries.count_views(session, agent)["breaching"] == 2
+    assert {t.id for t in page.items} == {no_answer.id, overdue.id, late_then_waiting.id}
+    assert all(sla.state(t, utcnow()).breached for t in page.items)
+    assert not sla.state(waiting_in_time, utcnow()).breached
+    assert queries.count_views(session, agent)["breaching"] == 3
 
 
 def test_the_backlog_figure_is_old_open_tickets_over_the_weeks_volume(

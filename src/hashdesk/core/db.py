@@ -6,6 +6,7 @@ queries and migrations serve both.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,6 +19,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from hashdesk.core.clock import ensure_utc
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -98,9 +101,15 @@ def on_commit(session: Session, callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_commit_callbacks(session: Session) -> None:
+    # The data is committed: a failing callback (Redis down for a live event, say) must not
+    # turn that success into an error, nor stop the callbacks after it. Live events are
+    # best-effort; what must not be lost goes through the outbox, written in the transaction.
     callbacks = session.info.pop("on_commit", [])
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception:
+            log.exception("an after-commit callback failed")
 
 
 @event.listens_for(Session, "after_soft_rollback")

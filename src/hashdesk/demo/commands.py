@@ -69,7 +69,7 @@ def banner_text(url: str) -> str:
     lines = [
         "",
         "HashDesk demo is starting",
-        f"  Trader portal   {base}/portal   (demo trader picker on {base}/portal/login)",
+        f"  Trader portal   {base}/portal   (demo trader picker on {base}/portal/sign-in)",
         f"  Agent console   {base}/console",
         f"  API docs        {base}/docs",
         f"  OpenAPI         {base}/openapi.json",

@@ -22,13 +22,14 @@ from hashdesk.core.clock import utcnow
 from hashdesk.core.errors import Conflict, InvalidInput, NotFound, RateLimited
 from hashdesk.core.events import publish_on_commit
 from hashdesk.core.i18n import match_locale
-from hashdesk.core.ids import new_numeric_code, new_tracking_id, normalize_tracking_id
+from hashdesk.core.ids import new_numeric_code, new_tracking_id
 from hashdesk.notify import do_enqueue_email, do_enqueue_webhooks
 from hashdesk.tickets import sla
 from hashdesk.tickets.attachments import CheckedUpload, store
 from hashdesk.tickets.departments import Department
 from hashdesk.tickets.labels import DEFAULT_CATEGORIES, STATUS_LABELS
 from hashdesk.tickets.models import (
+    FINISHED,
     Attachment,
     Category,
     EntryKind,
@@ -57,7 +58,6 @@ from hashdesk.tickets.schemas import (
     TicketFields,
 )
 
-FINISHED = {Status.RESOLVED, Status.CLOSED}
 ALLOWED_TRANSITIONS: dict[Status, set[Status]] = {
     Status.NEW: {Status.OPEN, Status.PENDING, Status.ESCALATED, Status.RESOLVED, Status.CLOSED},
     Status.OPEN: {Status.PENDING, Status.ESCALATED, Status.RESOLVED, Status.CLOSED},
@@ -536,6 +536,8 @@ def check_merge(
         raise InvalidInput(
             "No ticket {reference}.", field="into_tracking_id", reference=into_tracking_id
         ) from error
+    if source.merged_into_id is not None:
+        raise Conflict("This ticket was merged already.", field="into_tracking_id")
     if target.id == source.id:
         raise Conflict("A ticket cannot be merged into itself.", field="into_tracking_id")
     if target.merged_into_id is not None or Status(target.status) is Status.CLOSED:
@@ -633,6 +635,20 @@ def check_request_guest_code(session: Session, tracking_id: str, email: str) -> 
     _email_follower(session, ticket, "guest_code", code=code, minutes=GUEST_CODE_MINUTES)
 
 
+def _count_attempt(session: Session, guest_code_id: int) -> bool:
+    """Count one try at a code, in a transaction of its own so that the count survives the
+    request's rollback; atomic, so parallel guesses cannot slip past the limit. False when
+    the code has had all its tries."""
+    engine = session.get_bind().engine
+    with engine.connect() as connection, connection.begin():
+        counted = connection.execute(
+            update(GuestCode)
+            .where(GuestCode.id == guest_code_id, GuestCode.attempts < GUEST_CODE_ATTEMPTS)
+            .values(attempts=GuestCode.attempts + 1)
+        )
+    return counted.rowcount == 1
+
+
 def check_guest_code(session: Session, tracking_id: str, email: str, code: str) -> Ticket:
     """The ticket, when ``code`` is the latest unexpired code mailed for it."""
     invalid = InvalidInput("The code is wrong or has expired; ask for a new one.", field="code")
@@ -647,23 +663,11 @@ def check_guest_code(session: Session, tracking_id: str, email: str, code: str) 
     )
     if guest_code is None or guest_code.expires_at < utcnow():
         raise invalid
-    if guest_code.attempts >= GUEST_CODE_ATTEMPTS:
+    if not _count_attempt(session, guest_code.id):
         raise RateLimited("Too many wrong codes; ask for a new one.", retry_after=60)
     if not hmac.compare_digest(guest_code.code_hash, _hash_code(ticket.id, code)):
-        # Counted in its own statement so the count survives the error's rollback.
-        session.execute(update(GuestCode).where(GuestCode.id == guest_code.id)
-                        .values(attempts=GuestCode.attempts + 1))  # fmt: skip
-        session.commit()
         raise invalid
     guest_code.used_at = utcnow()
-    return ticket
-
-
-def find_ticket_for_reference(session: Session, reference: str) -> Ticket:
-    normalized = normalize_tracking_id(reference)
-    ticket = get_ticket_by_tracking_id(session, normalized) if normalized else None
-    if ticket is None:
-        raise NotFound("No ticket {reference}.", reference=reference)
     return ticket
 
 

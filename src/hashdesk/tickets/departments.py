@@ -12,13 +12,3 @@ class Department(enum.StrEnum):
     FUTURES = "futures"
     SECURITY = "security"
     VIP = "vip"
-
-
-DEPARTMENT_NAMES: dict[Department, str] = {
-    Department.FRONTLINE: "Frontline support",
-    Department.BLOCKCHAIN: "Blockchain technicians",
-    Department.ENGINEERING: "API & engineering",
-    Department.FUTURES: "Futures desk",
-    Department.SECURITY: "Security",
-    Department.VIP: "VIP desk",
-}

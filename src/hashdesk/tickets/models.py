@@ -20,6 +20,10 @@ class Status(enum.StrEnum):
     CLOSED = "closed"
 
 
+# Done with: SLA clocks stop, and views of open work leave these out.
+FINISHED = (Status.RESOLVED.value, Status.CLOSED.value)
+
+
 class Priority(enum.StrEnum):
     LOW = "low"
     NORMAL = "normal"

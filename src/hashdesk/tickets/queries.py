@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Select, func, inspect, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.base import NO_VALUE
 
@@ -17,11 +17,12 @@ from hashdesk.core.errors import NotFound
 from hashdesk.core.ids import normalize_tracking_id
 from hashdesk.core.pagination import Page, encode_cursor
 from hashdesk.tickets.departments import Department
-from hashdesk.tickets.models import Category, Macro, SlaPolicy, Status, Ticket, TicketEntry
+from hashdesk.tickets.models import FINISHED, Category, Macro, SlaPolicy, Ticket, TicketEntry
 from hashdesk.tickets.schemas import TicketFilter
+from hashdesk.tickets.sla import breaching_clause
+from hashdesk.tickets.sla import state as sla_state
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
-FINISHED = (Status.RESOLVED.value, Status.CLOSED.value)
 
 
 def _not_found(reference: object) -> NotFound:
@@ -80,25 +81,13 @@ def _visible_to(principal: Principal) -> ColumnElement[bool]:
     return Ticket.department != Department.SECURITY.value
 
 
-def _breaching() -> ColumnElement[bool]:
-    now = utcnow()
-    return and_(
-        Ticket.status.not_in(FINISHED),
-        Ticket.sla_paused_at.is_(None),
-        or_(
-            Ticket.resolution_due < now,
-            and_(Ticket.first_response_at.is_(None), Ticket.first_response_due < now),
-        ),
-    )
-
-
 def _apply_filter(query: SelectT, principal: Principal, filters: TicketFilter) -> SelectT:
     if filters.view == "mine":
         query = query.where(Ticket.assignee_id == principal.id, Ticket.status.not_in(FINISHED))
     elif filters.view == "unassigned":
         query = query.where(Ticket.assignee_id.is_(None), Ticket.status.not_in(FINISHED))
     elif filters.view == "breaching":
-        query = query.where(_breaching())
+        query = query.where(breaching_clause(utcnow()))
     for column, value in (
         (Ticket.department, filters.department),
         (Ticket.status, filters.status),
@@ -252,8 +241,6 @@ def get_macro(session: Session, macro_id: int) -> Macro:
 
 def summary(ticket: Ticket) -> dict[str, object]:
     """A ticket as its list row, with its SLA state worked out now."""
-    from hashdesk.tickets import sla
-
     return {
         "id": ticket.id, "tracking_id": ticket.tracking_id, "category": ticket.category,
         "department": ticket.department, "subject": ticket.subject, "status": ticket.status,
@@ -261,7 +248,7 @@ def summary(ticket: Ticket) -> dict[str, object]:
         "assignee_id": ticket.assignee_id, "created_at": ticket.created_at,
         "updated_at": ticket.updated_at, "first_response_due": ticket.first_response_due,
         "resolution_due": ticket.resolution_due,
-        "sla_breached": sla.state(ticket, utcnow()).breached,
+        "sla_breached": sla_state(ticket, utcnow()).breached,
     }  # fmt: skip
 
 
@@ -290,6 +277,6 @@ def detail(session: Session, principal: Principal, ticket: Ticket) -> dict[str, 
 
 def access_ticket_ref(session: Session, principal: Principal, reference: str) -> Ticket:
     """By numeric id or tracking ID; 404 alike when missing or not the principal's."""
-    if reference.isdigit() and len(reference) < 12:
+    if reference.isascii() and reference.isdigit() and len(reference) < 12:
         return access_ticket(session, principal, int(reference))
     return access_ticket_by_tracking_id(session, principal, reference)

@@ -112,7 +112,7 @@ def create_ticket(
         session.flush()
         return TicketDetail.model_validate(queries.detail(session, principal, ticket))
 
-    return idempotent_create(session, f"trader:{principal.id}", key, data, create)
+    return idempotent_create(session, f"{principal.kind.value}:{principal.id}", key, data, create)
 
 
 @router.post("/guest/tickets", status_code=201, response_model=TicketDetail)

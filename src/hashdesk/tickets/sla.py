@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from hashdesk.core.cache import cached
-from hashdesk.tickets.models import SlaPolicy, Status, Ticket
+from hashdesk.tickets.models import FINISHED, SlaPolicy, Ticket
 
 P = TypeVar("P", bound="PolicyLike")
 WARNING_WINDOW = timedelta(minutes=15)
@@ -128,10 +128,23 @@ def resume(ticket: Ticket, now: datetime) -> None:
     ticket.sla_paused_at = None
 
 
+def breaching_clause(now: datetime) -> ColumnElement[bool]:
+    """SQL for ``state(ticket, now).breached``: the console's breach view and count use it, so
+    list and badge agree (a ticket that breached and then went pending stays breached)."""
+    clock = func.coalesce(Ticket.sla_paused_at, now)
+    return and_(
+        Ticket.status.not_in(FINISHED),
+        or_(
+            Ticket.resolution_due < clock,
+            and_(Ticket.first_response_at.is_(None), Ticket.first_response_due < clock),
+        ),
+    )
+
+
 def state(ticket: Ticket, now: datetime) -> SlaState:
     # While paused, the clock reads as it did at the moment it paused.
     clock = ticket.sla_paused_at or now
-    finished = ticket.status in (Status.RESOLVED, Status.CLOSED)
+    finished = ticket.status in FINISHED
     first_due, resolution_due = ticket.first_response_due, ticket.resolution_due
     first_breached = bool(
         first_due and ticket.first_response_at is None and clock > first_due and not finished

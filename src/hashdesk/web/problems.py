@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from redis import RedisError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -101,6 +102,13 @@ async def write_conflict(request: Request, error: Exception) -> Response:
     )
 
 
+async def redis_down(request: Request, error: Exception) -> Response:
+    log.error("redis unavailable: %s", error)
+    return await domain_error(
+        request, ServiceUnavailable("A shared service is unavailable; try again shortly.")
+    )
+
+
 async def database_down(request: Request, error: Exception) -> Response:
     log.error("database unavailable: %s", error)
     return await domain_error(
@@ -114,3 +122,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(OperationalError, database_down)
     app.add_exception_handler(IntegrityError, write_conflict)
+    app.add_exception_handler(RedisError, redis_down)
