@@ -1,7 +1,8 @@
 """Address and transaction-hash formats of the networks traders ask about most.
 
-Each check returns None when the value fits, or a sentence saying what is wrong, so that a
-ticket form can tell a trader *why* a pasted hash or address is refused.
+Each check returns None when the value fits, or a ``Problem`` saying what is wrong (a
+translatable sentence), so that a ticket form can tell a trader *why* a pasted hash or
+address is refused, in their language.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from Crypto.Hash import keccak
+
+from hashdesk.core.i18n import N_
 
 BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _BASE58_CHARS = re.compile(f"^[{BASE58_ALPHABET}]+$")
@@ -20,54 +23,75 @@ _BECH32_CHARS = re.compile(r"^[qpzry9x8gf2tvdw0s3jn54khce6mua7l]+$")
 
 
 @dataclass(frozen=True)
+class Problem:
+    """What is wrong with a value: a translatable message with its named parameters."""
+
+    message: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Network:
     slug: str
     name: str
     family: str  # evm, utxo, account
-    tx_hash: Callable[[str], str | None]
-    address: Callable[[str], str | None]
+    tx_hash: Callable[[str], Problem | None]
+    address: Callable[[str], Problem | None]
 
 
-def _hex_hash(value: str, *, prefixed: bool) -> str | None:
+def _hex_hash(value: str, *, prefixed: bool) -> Problem | None:
     body = value[2:] if value.startswith(("0x", "0X")) else value
     if prefixed and body is value:
-        return "An EVM transaction hash starts with 0x."
+        return Problem(N_("An EVM transaction hash starts with 0x."))
     if not prefixed and body is not value:
-        return "This network's transaction hashes have no 0x prefix."
+        return Problem(N_("This network's transaction hashes have no 0x prefix."))
     if len(body) != 64:
-        return f"A transaction hash has 64 hexadecimal characters after any prefix; this has {len(body)}."
+        return Problem(
+            N_(
+                "A transaction hash has 64 hexadecimal characters after any prefix; this has {length}."
+            ),
+            {"length": len(body)},
+        )
     if not _HEX.match(body):
-        return "A transaction hash holds only 0-9 and a-f."
+        return Problem(N_("A transaction hash holds only 0-9 and a-f."))
     return None
 
 
-def evm_tx_hash(value: str) -> str | None:
+def evm_tx_hash(value: str) -> Problem | None:
     return _hex_hash(value, prefixed=True)
 
 
-def plain_tx_hash(value: str) -> str | None:
+def plain_tx_hash(value: str) -> Problem | None:
     return _hex_hash(value, prefixed=False)
 
 
-def solana_signature(value: str) -> str | None:
+def solana_signature(value: str) -> Problem | None:
     if not _BASE58_CHARS.match(value):
-        return "A Solana signature is base58 (no 0, O, I or l)."
+        return Problem(N_("A Solana signature is base58 (no 0, O, I or l)."))
     if not 86 <= len(value) <= 88:
-        return f"A Solana signature has 86 to 88 characters; this has {len(value)}."
+        return Problem(
+            N_("A Solana signature has 86 to 88 characters; this has {length}."),
+            {"length": len(value)},
+        )
     return None
 
 
-def evm_address(value: str) -> str | None:
+def evm_address(value: str) -> Problem | None:
     if not value.startswith("0x"):
-        return "An EVM address starts with 0x."
+        return Problem(N_("An EVM address starts with 0x."))
     body = value[2:]
     if len(body) != 40:
-        return f"An EVM address has 40 hexadecimal characters after 0x; this has {len(body)}."
+        return Problem(
+            N_("An EVM address has 40 hexadecimal characters after 0x; this has {length}."),
+            {"length": len(body)},
+        )
     if not _HEX.match(body):
-        return "An EVM address holds only 0-9 and a-f after 0x."
+        return Problem(N_("An EVM address holds only 0-9 and a-f after 0x."))
     if body != body.lower() and body != body.upper() and not _eip55_valid(body):
-        return (
-            "The address's capital letters do not match its EIP-55 checksum: a character is wrong."
+        return Problem(
+            N_(
+                "The address's capital letters do not match its EIP-55 checksum: a character is wrong."
+            )
         )
     return None
 
@@ -94,15 +118,17 @@ def base58check_decode(value: str) -> bytes | None:
     return payload
 
 
-def _bech32_shape(value: str, prefixes: tuple[str, ...]) -> str | None:
+def _bech32_shape(value: str, prefixes: tuple[str, ...]) -> Problem | None:
     lowered = value.lower()
     if value != lowered and value != value.upper():
-        return "A bech32 address is all lower case or all upper case, never mixed."
+        return Problem(N_("A bech32 address is all lower case or all upper case, never mixed."))
     hrp, _, data = lowered.rpartition("1")
     if hrp not in prefixes or not 6 <= len(data) <= 87 or not _BECH32_CHARS.match(data):
-        return "This bech32 address is malformed (wrong prefix, length or characters)."
+        return Problem(N_("This bech32 address is malformed (wrong prefix, length or characters)."))
     if not _bech32_checksum_ok(hrp, data):
-        return "The address's checksum does not match: a character is missing or wrong."
+        return Problem(
+            N_("The address's checksum does not match: a character is missing or wrong.")
+        )
     return None
 
 
@@ -137,38 +163,42 @@ def _bech32_checksum_ok(hrp: str, data: str) -> bool:
 
 def _utxo_address(
     legacy_versions: set[int], bech32_prefixes: tuple[str, ...]
-) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
+) -> Callable[[str], Problem | None]:
+    def check(value: str) -> Problem | None:
         if value.lower().startswith(tuple(p + "1" for p in bech32_prefixes)):
             return _bech32_shape(value, bech32_prefixes)
         payload = base58check_decode(value)
         if payload is None:
-            return "The address's checksum does not match: a character is missing or wrong."
+            return Problem(
+                N_("The address's checksum does not match: a character is missing or wrong.")
+            )
         if len(payload) != 21 or payload[0] not in legacy_versions:
-            return "This is a valid base58 string but not an address of this network."
+            return Problem(N_("This is a valid base58 string but not an address of this network."))
         return None
 
     return check
 
 
-def tron_address(value: str) -> str | None:
+def tron_address(value: str) -> Problem | None:
     if not value.startswith("T"):
-        return "A TRON address starts with T."
+        return Problem(N_("A TRON address starts with T."))
     payload = base58check_decode(value)
     if payload is None or len(payload) != 21 or payload[0] != 0x41:
-        return "The TRON address's checksum does not match: a character is missing or wrong."
+        return Problem(
+            N_("The TRON address's checksum does not match: a character is missing or wrong.")
+        )
     return None
 
 
-def solana_address(value: str) -> str | None:
+def solana_address(value: str) -> Problem | None:
     if not _BASE58_CHARS.match(value) or not 32 <= len(value) <= 44:
-        return "A Solana address is 32 to 44 base58 characters."
+        return Problem(N_("A Solana address is 32 to 44 base58 characters."))
     return None
 
 
-def xrp_address(value: str) -> str | None:
+def xrp_address(value: str) -> Problem | None:
     if not re.match(r"^r[1-9A-HJ-NP-Za-km-z]{24,34}$", value):
-        return "An XRP address starts with r and has 25 to 35 characters."
+        return Problem(N_("An XRP address starts with r and has 25 to 35 characters."))
     return None
 
 
@@ -194,7 +224,7 @@ def _network(slug: str) -> Network | None:
     return NETWORKS.get(slug)
 
 
-def check_tx_hash(network: str | None, value: str) -> str | None:
+def check_tx_hash(network: str | None, value: str) -> Problem | None:
     """What is wrong with ``value`` as a transaction hash on ``network`` (any, when None)."""
     known = _network(network) if network else None
     if known:
@@ -202,13 +232,17 @@ def check_tx_hash(network: str | None, value: str) -> str | None:
     checks = (evm_tx_hash, plain_tx_hash, solana_signature)
     if any(check(value) is None for check in checks):
         return None
-    return "This is not a transaction hash: expected 64 hexadecimal characters (0x-prefixed on EVM networks) or a Solana signature."
+    return Problem(
+        N_(
+            "This is not a transaction hash: expected 64 hexadecimal characters (0x-prefixed on EVM networks) or a Solana signature."
+        )
+    )
 
 
-def check_address(network: str | None, value: str) -> str | None:
+def check_address(network: str | None, value: str) -> Problem | None:
     known = _network(network) if network else None
     if known:
         return known.address(value)
     if any(n.address(value) is None for n in NETWORKS.values()):
         return None
-    return "This does not look like an address on any network we support."
+    return Problem(N_("This does not look like an address on any network we support."))

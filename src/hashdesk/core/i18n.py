@@ -39,6 +39,11 @@ _TAG_ALIASES = {
 _BY_LOWER = {code.lower(): code for code in LOCALES}
 
 
+def N_(message: str) -> str:
+    """Marks ``message`` for extraction; it is translated where it is shown."""
+    return message
+
+
 def match_locale(tag: str | None) -> str | None:
     """Our locale code for a language tag such as ``zh-TW`` or ``pt_BR``; None if unknown."""
     if not tag:

@@ -199,7 +199,7 @@ def check_fields(category: CategoryRule | Category, fields: TicketFields) -> dic
             )  # fmt: skip
     for name, check in (("tx_hash", check_tx_hash), ("address", check_address)):
         if name in values and (problem := check(network, values[name])):
-            raise InvalidInput(problem, field=f"fields.{name}")
+            raise InvalidInput(problem.message, field=f"fields.{name}", **problem.params)
     return values
 
 

@@ -3,9 +3,9 @@ translation (``N_`` marks a msgid for extraction; templates translate at render 
 
 from __future__ import annotations
 
+from hashdesk.core.i18n import N_
 
-def N_(message: str) -> str:
-    return message
+__all__ = ["N_"]
 
 
 STATUS_LABELS = {
