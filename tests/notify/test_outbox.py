@@ -4,17 +4,20 @@ restarts."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.queries import agent_principal
 from hashdesk.config import Settings
 from hashdesk.core.clock import utcnow
-from hashdesk.notify.jobs import backoff, drain
+from hashdesk.notify import do_enqueue_email
+from hashdesk.notify.jobs import MAX_ATTEMPTS, backoff, drain
 from hashdesk.notify.models import OutboxMessage, OutboxState
 from hashdesk.runtime import Runtime
 from hashdesk.tickets.actions import check_agent_reply
@@ -88,6 +91,36 @@ def test_while_smtp_is_down_mail_waits_and_a_restarted_process_delivers_it(
     assert ticket.tracking_id in str(delivered["Subject"])
     assert "ORCA" in delivered.get_content()
     assert [(m.state, m.attempts) for m in outbox(session)] == [("sent", 2)]
+
+
+def queue_code_email(session: Session, to: str) -> None:
+    context = {"tracking_id": "HD-7KQ3-9XPA", "code": "123456", "minutes": 15}
+    do_enqueue_email(session, to=to, template="guest_code", locale="en", context=context,
+                     anti_phishing_code=None)  # fmt: skip
+    session.commit()
+
+
+def test_an_unexpected_error_while_sending_counts_as_an_attempt_until_it_fails(
+    session: Session, runtime: Runtime, smtp_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The mail library refuses a header with a line break: not a DeliveryError, a ValueError.
+    queue_code_email(session, "guest@example.com\nBcc: someone-else@example.com")
+    queue_code_email(session, "guest@example.com")
+
+    with caplog.at_level(logging.ERROR, logger="hashdesk.notify.jobs"):
+        assert drain(runtime.database, runtime.settings) == 1  # the rest of the batch goes out
+    [broken, fine] = outbox(session)
+    assert (broken.state, broken.attempts, fine.state) == ("pending", 1, "sent")
+    assert broken.last_error and broken.last_error.startswith("unexpected ValueError")
+    assert any(record.exc_info for record in caplog.records)  # logged with its traceback
+    assert broken.next_attempt_at > utcnow() + backoff(1) - timedelta(seconds=5)
+
+    for _ in range(MAX_ATTEMPTS + 2):
+        let_backoff_pass(session)
+        drain(runtime.database, runtime.settings)
+    [broken, _fine] = outbox(session)
+    assert (broken.state, broken.attempts) == ("failed", MAX_ATTEMPTS)
+    assert len(smtp_server.messages) == 1
 
 
 def test_backoff_grows_and_is_capped_at_an_hour() -> None:

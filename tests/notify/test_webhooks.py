@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,13 +14,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from hashdesk.core.auth import Principal, PrincipalKind, Role
 from hashdesk.core.clock import utcnow
 from hashdesk.core.errors import PermissionDenied
 from hashdesk.core.signing import SIGNATURE_HEADER, verify
 from hashdesk.notify.actions import check_create_webhook
-from hashdesk.notify.jobs import MAX_ATTEMPTS, drain
+from hashdesk.notify.jobs import MAX_ATTEMPTS, claim_due, drain, process_one
 from hashdesk.notify.models import OutboxKind, OutboxMessage, WebhookEndpoint
 from hashdesk.runtime import Runtime
 from tests.conftest import free_port, make_trader, open_ticket
@@ -29,11 +31,13 @@ ADMIN = Principal(kind=PrincipalKind.AGENT, id=1, name="Admin", role=Role.ADMIN)
 
 @dataclass
 class Receiver:
-    """The exchange's webhook endpoint: records what arrives, answers with ``statuses``."""
+    """The exchange's webhook endpoint: records what arrives, answers with ``statuses``
+    (200 once they run out), after calling ``on_request`` when a test sets one."""
 
     url: str
     statuses: list[int] = field(default_factory=list)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    on_request: Callable[[], None] | None = None
 
 
 @pytest.fixture
@@ -45,6 +49,8 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.received.append((dict(self.headers.items()), body))
+            if state.on_request is not None:
+                state.on_request()
             self.send_response(state.statuses.pop(0) if state.statuses else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -169,6 +175,65 @@ def test_an_unreachable_or_disabled_endpoint_counts_as_a_failed_attempt(
     drain(runtime.database, runtime.settings)
     [message] = webhooks(session)
     assert message.attempts == 2 and "disabled" in (message.last_error or "")
+
+
+def test_nothing_is_locked_while_a_receiver_takes_its_time(
+    session: Session, runtime: Runtime, receiver: Receiver
+) -> None:
+    check_create_webhook(session, ADMIN, receiver.url, ["ticket.created"])
+    session.commit()
+    open_ticket(session, make_trader(session))
+    arrived, written = threading.Event(), threading.Event()
+    pool = runtime.database.engine.pool
+    assert isinstance(pool, QueuePool)  # file SQLite and PostgreSQL alike
+    connections_in_use: list[int] = []
+
+    def answer_once_the_test_has_written() -> None:
+        connections_in_use.append(pool.checkedout())
+        arrived.set()
+        written.wait(timeout=5)  # a slow receiver; the test's write ends the wait early
+
+    receiver.on_request = answer_once_the_test_has_written
+    worker = threading.Thread(target=drain, args=(runtime.database, runtime.settings))
+    worker.start()
+    try:
+        assert arrived.wait(timeout=10)
+        started = time.monotonic()
+        # Other ticket writes go through (SQLite has one write lock for the whole file), and
+        # so does a write to the very row being delivered (PostgreSQL locks rows).
+        open_ticket(session, make_trader(session, "u-2002"))
+        session.execute(update(OutboxMessage).values(created_at=OutboxMessage.created_at))
+        session.commit()
+        writing_took = time.monotonic() - started
+    finally:
+        written.set()
+        worker.join(timeout=20)
+
+    assert writing_took < 2.5  # holding a lock during the send, it would wait the 5 s out
+    assert connections_in_use[0] == 0  # the send holds no database connection either
+    assert [m.state for m in webhooks(session)] == ["sent", "sent"]
+
+
+def test_a_message_whose_lease_ran_out_is_left_to_the_worker_that_claimed_it_next(
+    session: Session, runtime: Runtime, receiver: Receiver
+) -> None:
+    check_create_webhook(session, ADMIN, receiver.url, ["ticket.created"])
+    session.commit()
+    open_ticket(session, make_trader(session))
+    with runtime.database.transaction() as worker_session:
+        slow = claim_due(worker_session)
+    # The slow worker's batch outlasted its lease, and another worker claimed the message.
+    retry_now(session)
+    with runtime.database.transaction() as worker_session:
+        other = claim_due(worker_session)
+    [message_id] = [message.id for message in webhooks(session)]
+    assert message_id in slow.ids and message_id in other.ids
+
+    assert not process_one(runtime.database, runtime.settings, message_id, slow.until)
+    assert receiver.received == []  # sending it here too would deliver it twice
+    assert process_one(runtime.database, runtime.settings, message_id, other.until)
+    assert len(receiver.received) == 1
+    assert [(m.state, m.attempts) for m in webhooks(session)] == [("sent", 1)]
 
 
 def test_only_admins_configure_webhooks(session: Session) -> None:
