@@ -144,7 +144,8 @@ def test_unknown_category_and_language_are_refused(session: Session) -> None:
 
 def test_agents_do_not_open_tickets_for_themselves(session: Session) -> None:
     data = TicketCreate(category="other", subject="Test ticket", description="Just testing.")
-    with pytest.raises(InvalidInput):
+    # Refused for who asks (403), not for what was sent: the review's deliberate change.
+    with pytest.raises(PermissionDenied):
         actions.check_create_ticket(session, _agent(session), data)
 
 
@@ -420,3 +421,58 @@ def test_every_change_lands_in_the_audit_trail(session: Session) -> None:
     ]  # fmt: skip
     viewed = audit.list_entries(session, "ticket", ticket.id)[-1]
     assert (viewed.actor_kind, viewed.actor_id) == ("agent", agent.id)
+
+
+# --- one rule for who may write what ---------------------------------------------------------
+
+
+def test_the_reply_refusal_names_why_a_trader_may_not_answer(session: Session) -> None:
+    trader = make_trader(session)
+    ticket = open_ticket(session, trader)
+    now, window = utcnow(), timedelta(days=7)
+    assert actions.trader_reply_refusal(ticket, now, window) is None
+    actions.check_change_status(session, _agent(session), ticket, Status.RESOLVED)
+    assert actions.trader_reply_refusal(ticket, now, window) is None  # within the window
+    ticket.resolved_at = now - timedelta(days=8)
+    assert "too long ago" in (actions.trader_reply_refusal(ticket, now, window) or "")
+    ticket.status = Status.CLOSED.value
+    assert "closed" in (actions.trader_reply_refusal(ticket, now, window) or "")
+
+
+def test_next_statuses_follow_the_lifecycle(session: Session) -> None:
+    ticket = open_ticket(session, make_trader(session))
+    assert actions.next_statuses(ticket) == [
+        Status.OPEN, Status.PENDING, Status.ESCALATED, Status.RESOLVED, Status.CLOSED
+    ]  # fmt: skip
+    actions.check_change_status(session, _agent(session), ticket, Status.CLOSED)
+    assert actions.next_statuses(ticket) == []
+
+
+def test_check_reply_answers_as_staff_or_as_the_trader(session: Session) -> None:
+    from hashdesk.tickets.attachments import Upload, check_uploads
+
+    trader = make_trader(session)
+    ticket = open_ticket(session, trader)
+    note = actions.check_reply(session, _agent(session), ticket, "Watch this one.", internal=True)
+    assert (note.kind, note.public) == (EntryKind.NOTE, False)
+    with pytest.raises(PermissionDenied):
+        actions.check_reply(session, trader_principal(trader), ticket, "Hi", internal=True)
+    with pytest.raises(PermissionDenied):
+        actions.check_reply(session, trader_principal(trader), ticket, "Hi", set_status=Status.OPEN)
+    files = check_uploads([Upload("a.txt", b"one"), Upload("b.txt", b"two")], 1024)
+    entry = actions.check_reply(session, trader_principal(trader), ticket, "  ", uploads=files)
+    assert entry.body == "a.txt, b.txt"
+    with pytest.raises(InvalidInput) as empty:
+        actions.check_reply(session, trader_principal(trader), ticket, "   ")
+    assert empty.value.field == "body"
+
+
+def test_a_trader_reply_is_audited(session: Session) -> None:
+    trader = make_trader(session)
+    ticket = open_ticket(session, trader)
+    actions.check_trader_reply(session, trader_principal(trader), ticket, "Any news?", [])
+    session.commit()
+    replied = audit.list_entries(session, "ticket", ticket.id)[-1]
+    assert (replied.action, replied.actor_kind, replied.actor_id) == (
+        "ticket.replied", "trader", trader.id
+    )  # fmt: skip

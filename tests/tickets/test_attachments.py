@@ -137,3 +137,34 @@ def test_the_api_answers_413_and_415_naming_the_files(
     six = [("files", (f"{n}.txt", b"note", "text/plain")) for n in range(6)]
     assert_problem(client.post(url, files=six), 422, "files")
     assert not settings.upload_dir.exists() or not any(settings.upload_dir.rglob("*"))
+
+
+def test_the_api_stops_reading_at_the_first_file_past_the_limit(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    trader = make_trader(session)
+    ticket = open_ticket(session, trader)
+    login_trader(client, settings, trader)
+    url = f"/api/v1/tickets/{ticket.id}/attachments"
+
+    many = [("files", (f"{n}.txt", b"note", "text/plain")) for n in range(200)]
+    problem = assert_problem(client.post(url, files=many), 422, "files")
+    assert "At most 5 files" in problem["detail"]
+    assert_problem(client.post(url, data={"body": "no file"}), 422, "files")
+    too_long = client.post(url, data={"body": "x" * 20_001},
+                           files=[("files", ("a.txt", b"note", "text/plain"))])  # fmt: skip
+    assert_problem(too_long, 422, "body")
+    assert not settings.upload_dir.exists() or not any(settings.upload_dir.rglob("*"))
+
+    only_files = client.post(url, files=[("files", ("a.txt", b"one", "text/plain")),
+                                         ("files", ("b.png", PNG, "image/png"))])  # fmt: skip
+    assert only_files.status_code == 201, only_files.text
+    assert only_files.json()["body"] == "a.txt, b.png"
+
+
+def test_the_attachments_endpoint_describes_its_multipart_body(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"][
+        "/api/v1/tickets/{ticket_ref}/attachments"
+    ]["post"]
+    schema = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert schema["required"] == ["files"] and schema["properties"]["files"]["maxItems"] == 5

@@ -12,12 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Agent, Trader
+from hashdesk.accounts.queries import agent_principal, trader_principal
 from hashdesk.config import Settings
 from hashdesk.core import audit
 from hashdesk.core.auth import Role
 from hashdesk.notify.jobs import drain
 from hashdesk.runtime import Runtime
-from hashdesk.tickets.models import Macro, Ticket
+from hashdesk.tickets.actions import check_create_macro
+from hashdesk.tickets.models import Ticket
+from hashdesk.tickets.schemas import MacroCreate
 from tests.conftest import AGENT_PASSWORD, exchange_token, make_agent, make_trader, open_ticket
 
 SCRIPT = "<script>alert('x')</script>"
@@ -487,9 +490,11 @@ def test_agent_works_a_ticket_from_the_console(client: TestClient, session: Sess
     ticket = session.get(Ticket, ticket.id)  # type: ignore[assignment]
     assert (ticket.assignee_id, ticket.priority, ticket.status) == (agent.id, "urgent", "open")
 
-    session.add(Macro(name="Thanks", body="Thanks {trader_name}, ref {tracking_id}."))
+    macro_id = check_create_macro(
+        session, agent_principal(agent),
+        MacroCreate(name="Thanks", body="Thanks {trader_name}, ref {tracking_id}."),
+    ).id  # fmt: skip
     session.commit()
-    macro_id = session.scalar(select(Macro.id))
     assert act("macro", macro_id=str(macro_id)).status_code == 303
     page = client.get(url)
     assert f"Thanks Trader u-1001, ref {ticket.tracking_id}." in page.text
@@ -560,3 +565,87 @@ def test_console_ticket_shows_sla_breach(client: TestClient, session: Session) -
 def test_right_to_left_pages(client: TestClient, locale: str) -> None:
     page = client.get(f"/portal/track?lang={locale}")
     assert f'<html lang="{locale}" dir="rtl">' in page.text
+
+
+# --- one rule, one budget, few queries ----------------------------------------------------------
+
+
+def test_the_portal_offers_no_reply_form_where_a_reply_would_be_refused(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from hashdesk.core.clock import utcnow
+    from hashdesk.tickets.actions import check_change_status
+    from hashdesk.tickets.models import Status
+
+    trader = make_trader(session)
+    ticket = open_ticket(session, trader)
+    check_change_status(session, agent_principal(make_agent(session)), ticket, Status.RESOLVED)
+    session.commit()
+    sign_in_trader(client, settings, trader)
+    url = f"/portal/tickets/{ticket.tracking_id}"
+    assert 'data-testid="reply-form"' in client.get(url).text  # resolved, within the window
+
+    ticket.resolved_at = utcnow() - timedelta(days=settings.reopen_window_days + 1)
+    session.commit()
+    page = client.get(url)
+    assert 'data-testid="reply-form"' not in page.text
+    refused = re.search(r'data-testid="reply-refused">([^<]*)<', page.text)
+    assert refused is not None and "too long ago" in unescape(refused.group(1))
+
+
+def test_staff_have_no_portal_list_of_requests(client: TestClient, session: Session) -> None:
+    sign_in_agent(client, make_agent(session))
+    assert client.get("/portal/fragments/tickets", headers=HTML).status_code == 403
+
+
+def test_the_api_and_the_pages_count_against_one_rate_limit(
+    client: TestClient, session: Session
+) -> None:
+    form = {"tracking_id": "HD-AAAA-AAAA", "email": "a@b.co"}
+    for _ in range(10):
+        assert client.post("/api/v1/guest/codes", json=form).status_code == 202
+    token = csrf_of(client.get("/portal/track"))
+    assert client.post("/portal/track", data={**form, "csrf_token": token}).status_code == 429
+
+    agent = make_agent(session)
+    wrong = {"email": agent.email, "password": "wrong"}
+    for _ in range(10):
+        assert client.post("/api/v1/auth/login", json=wrong).status_code == 401
+    token = csrf_of(client.get("/console/login"))
+    assert client.post("/console/login", data={**wrong, "csrf_token": token}).status_code == 429
+
+
+def test_the_console_costs_the_same_few_queries_however_many_tickets_and_entries(
+    client: TestClient, session: Session, runtime: Runtime
+) -> None:
+    from hashdesk.tickets.actions import check_agent_reply, check_trader_reply
+    from tests.tickets.test_api import count_queries
+
+    def queries_for(url: str) -> int:
+        client.get(url)  # warm up: connections and caches
+        with count_queries(runtime) as statements:
+            assert client.get(url).status_code == 200
+        return len(statements)
+
+    trader = make_trader(session)
+    ticket = open_ticket(session, trader)
+    agent = make_agent(session, Role.LEAD)
+    sign_in_agent(client, agent)
+    pages = ["/console", "/console/fragments/board", f"/console/tickets/{ticket.tracking_id}",
+             f"/console/tickets/{ticket.tracking_id}/timeline"]  # fmt: skip
+    before = [queries_for(url) for url in pages]
+
+    for number in range(20):
+        category = ("deposit", "security", "login_2fa", "api")[number % 4]
+        fields = {"network": "tron", "asset": "USDT"} if category == "deposit" else None
+        open_ticket(session, trader, category=category, fields=fields)
+        check_trader_reply(session, trader_principal(trader), ticket, f"Update {number}", [])
+        check_agent_reply(session, agent_principal(agent), ticket, f"Note {number}", internal=True)
+    session.commit()
+
+    assert [queries_for(url) for url in pages] == before
+    board, fragment, ticket_page, timeline = before
+    assert fragment <= 5 and board <= 5
+    assert ticket_page <= 8 and timeline <= 5

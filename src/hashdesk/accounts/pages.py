@@ -12,10 +12,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hashdesk.accounts import actions
-from hashdesk.accounts.models import Trader
-from hashdesk.accounts.queries import list_traders_for_picker
+from hashdesk.accounts.queries import get_trader, list_traders_for_picker
 from hashdesk.core.errors import DomainError, NotFound
 from hashdesk.core.i18n import gettext_for
+from hashdesk.core.ratelimit import LOGIN_BY_ADDRESS, LOGIN_BY_EMAIL, TRADER_TOKEN, hit_limit
 from hashdesk.web.deps import (
     CsrfChecked,
     DbSession,
@@ -60,9 +60,7 @@ def demo_sign_in(
     """The demo's picker: sign in as any demo trader. Absent unless demo mode is on."""
     if not settings.demo_mode:
         raise NotFound("No such page.")
-    trader = session.get(Trader, trader_id)
-    if trader is None:
-        raise NotFound("No trader {trader_id}.", trader_id=trader_id)
+    trader = get_trader(session, trader_id)
     sign_in(request, {"kind": "trader", "id": trader.id})
     return redirect("/portal")
 
@@ -76,7 +74,7 @@ def exchange_sign_in(
     token: Annotated[str, Query(min_length=1, max_length=8192)],
 ) -> Response:
     """Where the exchange sends a trader: ``/auth/exchange?token=<JWT it signed>``."""
-    limiter.hit(f"trader-token:{client_address(request)}", limit=60, window_seconds=300)
+    hit_limit(limiter, TRADER_TOKEN, client_address(request))
     trader = actions.check_trader_token(
         session, token, settings.exchange_jwt_key, settings.exchange_jwt_issuer
     )
@@ -116,8 +114,8 @@ def agent_login(
     next: FormText = "",
 ) -> Response:
     try:
-        limiter.hit(f"login:{client_address(request)}", limit=20, window_seconds=300)
-        limiter.hit(f"login:{email.strip().lower()}", limit=10, window_seconds=300)
+        hit_limit(limiter, LOGIN_BY_ADDRESS, client_address(request))
+        hit_limit(limiter, LOGIN_BY_EMAIL, email.strip().lower())
         agent = actions.check_agent_login(session, email.strip(), password)
     except DomainError as error:
         gettext = gettext_for(page_locale(request, principal)).gettext

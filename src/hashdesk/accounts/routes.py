@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends, Request
 
 from hashdesk.accounts import actions
 from hashdesk.accounts.queries import list_agents
@@ -20,6 +19,7 @@ from hashdesk.accounts.schemas import (
     TraderUpsert,
 )
 from hashdesk.core.errors import InvalidInput, NotAuthenticated, PayloadTooLarge
+from hashdesk.core.ratelimit import LOGIN_BY_ADDRESS, LOGIN_BY_EMAIL, TRADER_TOKEN, hit_limit
 from hashdesk.core.signing import SIGNATURE_HEADER, request_message, verify
 from hashdesk.web.deps import (
     CurrentAgent,
@@ -31,6 +31,7 @@ from hashdesk.web.deps import (
     csrf_token,
     sign_in,
 )
+from hashdesk.web.forms import validate_body
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 MAX_CONNECTOR_BODY = 64 * 1024
@@ -40,8 +41,8 @@ MAX_CONNECTOR_BODY = 64 * 1024
 def agent_login(
     data: AgentLogin, request: Request, session: DbSession, limiter: RateLimiterDep
 ) -> SessionInfo:
-    limiter.hit(f"login:{client_address(request)}", limit=20, window_seconds=300)
-    limiter.hit(f"login:{data.email.lower()}", limit=10, window_seconds=300)
+    hit_limit(limiter, LOGIN_BY_ADDRESS, client_address(request))
+    hit_limit(limiter, LOGIN_BY_EMAIL, data.email.strip().lower())
     agent = actions.check_agent_login(session, data.email, data.password)
     token = sign_in(request, {"kind": "agent", "id": agent.id})
     return SessionInfo(
@@ -54,7 +55,7 @@ def trader_login(
     data: TraderTokenLogin, request: Request, session: DbSession, settings: SettingsDep,
     limiter: RateLimiterDep,
 ) -> SessionInfo:  # fmt: skip
-    limiter.hit(f"trader-token:{client_address(request)}", limit=60, window_seconds=300)
+    hit_limit(limiter, TRADER_TOKEN, client_address(request))
     trader = actions.check_trader_token(session, data.token, settings.exchange_jwt_key,
                                         settings.exchange_jwt_issuer)  # fmt: skip
     token = sign_in(request, {"kind": "trader", "id": trader.id})
@@ -75,15 +76,24 @@ def whoami(request: Request, principal: CurrentPrincipal) -> SessionInfo:
                        csrf_token=csrf_token(request))  # fmt: skip
 
 
+async def connector_body(request: Request) -> bytes:
+    """The raw body (the signature covers its bytes), read on the event loop so that the route
+    can run in the thread pool; reading stops as soon as it passes the limit."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_CONNECTOR_BODY:
+            raise PayloadTooLarge("The request body is too large.", field="body")
+    return bytes(body)
+
+
 @router.put("/connector/traders/{external_id}", response_model=TraderPublic)
-async def upsert_trader(
-    external_id: str, request: Request, session: DbSession, settings: SettingsDep
-) -> TraderPublic:
+def upsert_trader(
+    external_id: str, request: Request, session: DbSession, settings: SettingsDep,
+    body: Annotated[bytes, Depends(connector_body)],
+) -> TraderPublic:  # fmt: skip
     """The exchange pushes a trader's profile. Signed: ``X-HashDesk-Signature: t=..,v1=..``,
     the HMAC-SHA256 with the connector secret of ``"<t>.PUT <path>\n<body>"``."""
-    body = await request.body()
-    if len(body) > MAX_CONNECTOR_BODY:
-        raise PayloadTooLarge("The request body is too large.", field="body")
     message = request_message("PUT", request.url.path, body)
     if not verify(settings.connector_secret, request.headers.get(SIGNATURE_HEADER, ""), message):
         raise NotAuthenticated("The connector signature is missing, wrong or too old.")
@@ -93,12 +103,9 @@ async def upsert_trader(
         payload = json.loads(body)
     except ValueError as error:
         raise InvalidInput("The request body is not JSON.", field="body") from error
-    try:
-        data = TraderUpsert.model_validate(payload)
-    except ValidationError as error:
-        # Read by hand (the signature covers the raw bytes), but answered like any other
-        # request body: one problem entry per wrong field.
-        raise RequestValidationError(error.errors(include_url=False)) from error
+    # Read by hand (the signature covers the raw bytes), but answered like any other request
+    # body: one problem entry per wrong field.
+    data = validate_body(TraderUpsert, payload)
     return TraderPublic.model_validate(actions.check_upsert_trader(session, external_id, data))
 
 

@@ -1,12 +1,15 @@
 """Fixed-window rate limits for public endpoints (sign-in, guest codes, guest tickets).
 
 In one process a dictionary does; with Redis configured the count is shared by every node.
+Each limit is named once below, so the API and the HTML page behind the same action count
+against the same budget.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis
@@ -14,10 +17,41 @@ import redis
 from hashdesk.core.errors import RateLimited
 
 
+@dataclass(frozen=True)
+class Limit:
+    """At most ``count`` attempts per ``window_seconds`` for one subject (an address, an
+    email); ``name`` keeps the counters of different limits apart."""
+
+    name: str
+    count: int
+    window_seconds: int
+
+
+LOGIN_BY_ADDRESS = Limit("login-address", 20, 300)
+LOGIN_BY_EMAIL = Limit("login-email", 10, 300)
+TRADER_TOKEN = Limit("trader-token", 60, 300)
+GUEST_TICKET = Limit("guest-ticket", 20, 3600)
+GUEST_CODE = Limit("guest-code", 10, 900)
+GUEST_VERIFY = Limit("guest-verify", 20, 900)
+
+
 class RateLimiter(Protocol):
     def hit(self, key: str, limit: int, window_seconds: int) -> None:
         """Count one attempt; raise ``RateLimited`` past ``limit`` in the window."""
         ...
+
+
+def hit_limit(limiter: RateLimiter, limit: Limit, subject: str) -> None:
+    """Count one attempt of ``subject`` against a named limit."""
+    limiter.hit(f"{limit.name}:{subject}", limit.count, limit.window_seconds)
+
+
+def _refuse_past(count: int, limit: int, window_seconds: int) -> None:
+    if count > limit:
+        raise RateLimited(
+            "Too many attempts; try again in {retry_after} seconds.",
+            retry_after=window_seconds - int(time.time()) % window_seconds,
+        )
 
 
 class MemoryRateLimiter:
@@ -31,11 +65,7 @@ class MemoryRateLimiter:
             self._forget_old_windows(window_seconds, window)
             count = self._counts.get((key, window), 0) + 1
             self._counts[(key, window)] = count
-        if count > limit:
-            raise RateLimited(
-                "Too many attempts; try again in {retry_after} seconds.",
-                retry_after=window_seconds - int(time.time()) % window_seconds,
-            )
+        _refuse_past(count, limit, window_seconds)
 
     def _forget_old_windows(self, window_seconds: int, current: int) -> None:
         if len(self._counts) > 10_000:
@@ -58,11 +88,7 @@ class RedisRateLimiter:
         pipe.incr(redis_key)
         pipe.expire(redis_key, window_seconds)
         count = int(pipe.execute()[0])
-        if count > limit:
-            raise RateLimited(
-                "Too many attempts; try again in {retry_after} seconds.",
-                retry_after=window_seconds - int(time.time()) % window_seconds,
-            )
+        _refuse_past(count, limit, window_seconds)
 
 
 def make_rate_limiter(redis_url: str | None, prefix: str = "hashdesk:") -> RateLimiter:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,9 +20,9 @@ from hashdesk.core import audit
 from hashdesk.core.auth import Permission, Principal, PrincipalKind
 from hashdesk.core.cache import invalidate_on_commit
 from hashdesk.core.clock import utcnow
-from hashdesk.core.errors import Conflict, InvalidInput, NotFound, RateLimited
+from hashdesk.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from hashdesk.core.events import publish_on_commit
-from hashdesk.core.i18n import match_locale
+from hashdesk.core.i18n import N_, match_locale
 from hashdesk.core.ids import new_numeric_code, new_tracking_id
 from hashdesk.notify import do_enqueue_email, do_enqueue_webhooks
 from hashdesk.tickets import sla
@@ -66,6 +67,9 @@ ALLOWED_TRANSITIONS: dict[Status, set[Status]] = {
     Status.RESOLVED: {Status.OPEN, Status.CLOSED},
     Status.CLOSED: set(),
 }
+CONSOLE_CHANNEL = "console"
+# Security tickets are announced only to staff who may see them (see web/stream.py).
+SECURITY_CONSOLE_CHANNEL = "console:security"
 GUEST_CODE_MINUTES = 15
 GUEST_CODE_ATTEMPTS = 5
 VIP_DESK_LEVEL = 3  # from this VIP level, tickets go straight to the VIP desk
@@ -79,16 +83,26 @@ def settings_of(session: Session) -> Settings:
 # --- what every change announces -------------------------------------------------------
 
 
-def _announce(session: Session, ticket: Ticket, event_type: str, *, public: bool = True) -> None:
-    """Tell open pages (after commit) and queue webhooks. Internal changes reach staff only."""
-    message = {
+def console_channel(department: str) -> str:
+    """The staff channel that hears about a ticket of ``department``."""
+    return SECURITY_CONSOLE_CHANNEL if department == Department.SECURITY else CONSOLE_CHANNEL
+
+
+def _message(ticket: Ticket, event_type: str) -> dict[str, Any]:
+    return {
         "type": event_type,
         "ticket_id": ticket.id,
         "tracking_id": ticket.tracking_id,
         "status": ticket.status,
         "department": ticket.department,
     }
-    publish_on_commit(session, "console", message)
+
+
+def _announce(session: Session, ticket: Ticket, event_type: str, *, public: bool = True) -> None:
+    """Tell open pages (after commit) and queue webhooks. Internal changes reach staff only;
+    a security ticket's changes reach only the staff who may see security tickets."""
+    message = _message(ticket, event_type)
+    publish_on_commit(session, console_channel(ticket.department), message)
     if public:
         publish_on_commit(session, f"ticket:{ticket.id}", message)
         if ticket.trader_id is not None:
@@ -229,7 +243,7 @@ def check_create_ticket(
 ) -> Ticket:
     """A trader (``actor``) or a guest (``guest_email``, actor = SYSTEM) opens a ticket."""
     if actor.kind not in (PrincipalKind.TRADER, PrincipalKind.SYSTEM):
-        raise InvalidInput("Tickets are opened by traders or guests.", field="actor")
+        raise PermissionDenied("Tickets are opened by traders or guests.")
     if actor.kind is PrincipalKind.SYSTEM and not guest_email:
         raise InvalidInput("A guest ticket needs an email address.", field="email")
     category = _resolve_category(session, data.category)
@@ -311,22 +325,56 @@ def _attach(
 # --- the conversation --------------------------------------------------------------------
 
 
+def reopen_window(session: Session) -> timedelta:
+    return timedelta(days=settings_of(session).reopen_window_days)
+
+
+def trader_reply_refusal(ticket: Ticket, now: datetime, window: timedelta) -> str | None:
+    """Why the trader (or guest) may not answer on ``ticket`` now, as a message to translate;
+    None when they may. The portal hides its reply form on the same rule."""
+    if ticket.merged_into_id is not None:
+        return N_("This ticket was merged into another; reply there.")
+    status = Status(ticket.status)
+    if status is Status.CLOSED:
+        return N_("This ticket is closed; please open a new one.")
+    if status is Status.RESOLVED and (
+        ticket.resolved_at is None or now - ticket.resolved_at > window
+    ):
+        return N_("This ticket was resolved too long ago to reopen; please open a new one.")
+    return None
+
+
+def check_reply(
+    session: Session,
+    principal: Principal,
+    ticket: Ticket,
+    body: str,
+    *,
+    internal: bool = False,
+    set_status: Status | None = None,
+    uploads: Sequence[CheckedUpload] = (),
+) -> TicketEntry:
+    """Whoever may write on ``ticket`` answers on it: staff as agents, anyone else as the
+    trader (or guest). A message of attachments only reads as the files' names."""
+    text = body.strip() or ", ".join(upload.filename for upload in uploads)
+    if not text:
+        raise InvalidInput("Write a message of up to 20,000 characters.", field="body")
+    if principal.is_agent:
+        return check_agent_reply(session, principal, ticket, text, internal=internal,
+                                 set_status=set_status, uploads=list(uploads))  # fmt: skip
+    if internal or set_status is not None:
+        raise PermissionDenied("Only staff can write internal notes or set a status.")
+    return check_trader_reply(session, principal, ticket, text, list(uploads))
+
+
 def check_trader_reply(
     session: Session, actor: Principal, ticket: Ticket, body: str, uploads: list[CheckedUpload]
 ) -> TicketEntry:
     """The trader (or guest) answers; a pending ticket reopens, and so does a resolved one
     within the reopen window."""
-    status = Status(ticket.status)
-    if ticket.merged_into_id is not None:
-        raise Conflict("This ticket was merged into another; reply there.")
-    if status is Status.CLOSED:
-        raise Conflict("This ticket is closed; please open a new one.")
-    if status is Status.RESOLVED:
-        window = timedelta(days=settings_of(session).reopen_window_days)
-        if ticket.resolved_at is None or utcnow() - ticket.resolved_at > window:
-            raise Conflict(
-                "This ticket was resolved too long ago to reopen; please open a new one."
-            )
+    refusal = trader_reply_refusal(ticket, utcnow(), reopen_window(session))
+    if refusal is not None:
+        raise Conflict(refusal)
     return do_trader_reply(session, actor, ticket, body, uploads)
 
 
@@ -338,6 +386,7 @@ def do_trader_reply(
     _attach(session, ticket, entry, uploads)
     if Status(ticket.status) in (Status.PENDING, Status.RESOLVED):
         _move_status(session, actor, ticket, Status.OPEN)
+    audit.record(session, actor, "ticket.replied", "ticket", ticket.id)
     _announce(session, ticket, "ticket.replied")
     return entry
 
@@ -392,6 +441,12 @@ def do_agent_reply(
 
 
 # --- status, assignment, priority, hand-off, merge ------------------------------------------
+
+
+def next_statuses(ticket: Ticket) -> list[Status]:
+    """The statuses ``ticket`` may move to from its current one, in lifecycle order."""
+    allowed = ALLOWED_TRANSITIONS[Status(ticket.status)]
+    return [status for status in Status if status in allowed]
 
 
 def _check_transition(ticket: Ticket, target: Status) -> None:
@@ -475,15 +530,23 @@ def check_change_priority(
     session: Session, actor: Principal, ticket: Ticket, priority: Priority
 ) -> Ticket:
     actor.require(Permission.CHANGE_STATUS)
+    return do_change_priority(session, actor, ticket, priority)
+
+
+def do_change_priority(
+    session: Session, actor: Principal, ticket: Ticket, priority: Priority
+) -> Ticket:
+    """Set the priority and move the SLA due times to the new policy (nothing if unchanged)."""
     before = ticket.priority
-    if before != priority.value:
-        ticket.priority = priority.value
-        sla.retarget(session, ticket, before)
-        _add_entry(session, ticket, actor, EntryKind.PRIORITY, public=False,
-                   data={"from": before, "to": priority.value})  # fmt: skip
-        audit.record(session, actor, "ticket.priority_changed", "ticket", ticket.id,
-                     before={"priority": before}, after={"priority": priority.value})  # fmt: skip
-        _announce(session, ticket, "ticket.priority_changed", public=False)
+    if before == priority.value:
+        return ticket
+    ticket.priority = priority.value
+    sla.retarget(session, ticket, before)
+    _add_entry(session, ticket, actor, EntryKind.PRIORITY, public=False,
+               data={"from": before, "to": priority.value})  # fmt: skip
+    audit.record(session, actor, "ticket.priority_changed", "ticket", ticket.id,
+                 before={"priority": before}, after={"priority": priority.value})  # fmt: skip
+    _announce(session, ticket, "ticket.priority_changed", public=False)
     return ticket
 
 
@@ -516,6 +579,10 @@ def do_handoff(
     audit.record(session, actor, "ticket.handed_off", "ticket", ticket.id,
                  before=before, after=_snapshot(ticket))  # fmt: skip
     _announce(session, ticket, "ticket.handed_off")
+    left = console_channel(str(before["department"]))
+    if left != console_channel(ticket.department):
+        # The boards that listed the ticket drop it; they learn only that it moved away.
+        publish_on_commit(session, left, _message(ticket, "ticket.handed_off"))
     return ticket
 
 
@@ -598,6 +665,10 @@ def check_apply_macro(
 
 def check_create_macro(session: Session, actor: Principal, data: MacroCreate) -> Macro:
     actor.require(Permission.MANAGE_MACROS)
+    return do_create_macro(session, actor, data)
+
+
+def do_create_macro(session: Session, actor: Principal, data: MacroCreate) -> Macro:
     macro = Macro(
         name=data.name,
         body=data.body,

@@ -9,29 +9,28 @@ something changed; the stream itself carries no ticket content.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, format_timedelta
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from hashdesk.accounts.models import Trader
+from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import list_agents
 from hashdesk.assets.formats import NETWORKS
 from hashdesk.core.auth import SYSTEM, Permission, Principal, PrincipalKind
 from hashdesk.core.clock import utcnow
-from hashdesk.core.errors import DomainError, InvalidInput, NotFound
+from hashdesk.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from hashdesk.core.i18n import gettext_for
 from hashdesk.core.ids import normalize_tracking_id
 from hashdesk.core.pagination import decode_cursor
+from hashdesk.core.ratelimit import GUEST_CODE, GUEST_TICKET, GUEST_VERIFY, hit_limit
 from hashdesk.tickets import actions, queries, sla
-from hashdesk.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, check_uploads
 from hashdesk.tickets.departments import Department
 from hashdesk.tickets.labels import (
     DEPARTMENT_LABELS,
@@ -42,13 +41,12 @@ from hashdesk.tickets.labels import (
 )
 from hashdesk.tickets.models import Priority, Status, Ticket
 from hashdesk.tickets.schemas import (
-    AgentReplyCreate,
     GuestCodeRequest,
     GuestCodeVerify,
     GuestTicketCreate,
     HandoffCreate,
     MergeRequest,
-    ReplyCreate,
+    ReplyForm,
     TicketCreate,
     TicketFilter,
 )
@@ -59,9 +57,9 @@ from hashdesk.web.deps import (
     MaybePrincipal,
     RateLimiterDep,
     client_address,
-    get_runtime,
-    sign_in,
+    sign_in_guest,
 )
+from hashdesk.web.forms import Posted, PostedForm
 from hashdesk.web.pages import page_locale, redirect, render_page
 
 router = APIRouter(include_in_schema=False)
@@ -89,38 +87,6 @@ DEFAULT_PROBLEM = N_("This value is not valid (at most 200 characters).")
 
 
 # --- request helpers ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PostedForm:
-    """A submitted form: its text values and its files (read, not yet checked)."""
-
-    values: dict[str, str]
-    uploads: list[Upload] = field(default_factory=list)
-
-    def text(self, name: str) -> str:
-        return self.values.get(name, "").strip()
-
-    def flag(self, name: str) -> bool:
-        return self.values.get(name, "") in ("1", "on", "true")
-
-
-async def posted_form(request: Request) -> PostedForm:
-    """Read the form here (async), so the page routes themselves can be plain functions."""
-    form = await request.form()
-    limit = get_runtime(request).settings.max_upload_bytes
-    values: dict[str, str] = {}
-    uploads: list[Upload] = []
-    for name, value in form.multi_items():
-        if isinstance(value, str):
-            values[name] = value
-        # One file past the maximum is enough for check_uploads to refuse the message.
-        elif name == "files" and value.filename and len(uploads) <= MAX_FILES_PER_MESSAGE:
-            uploads.append(Upload(value.filename, await value.read(limit + 1)))
-    return PostedForm(values, uploads)
-
-
-Posted = Annotated[PostedForm, Depends(posted_form)]
 
 
 class PageText:
@@ -234,9 +200,8 @@ def _open_ticket(
         guest = GuestTicketCreate.model_validate(payload)
         actor, guest_email = SYSTEM, str(guest.email)
         data = TicketCreate.model_validate(guest.model_dump(exclude={"email"}))
-    uploads = check_uploads(form.uploads, get_runtime(request).settings.max_upload_bytes)
     return actions.check_create_ticket(
-        session, actor, data, guest_email=guest_email, uploads=uploads
+        session, actor, data, guest_email=guest_email, uploads=form.checked_uploads()
     )
 
 
@@ -278,7 +243,7 @@ def portal_ticket_list(
     request: Request, session: DbSession, principal: CurrentPrincipal, cursor: str | None = None
 ) -> Response:
     if principal.kind is not PrincipalKind.TRADER:
-        raise InvalidInput("Only traders have a list of requests.", field="principal")
+        raise PermissionDenied("Only traders have a list of requests.")
     context = _portal_list(session, principal, cursor)
     return _page(request, "tickets/_portal_ticket_list.html", context, principal)
 
@@ -348,7 +313,7 @@ def guest_create(
 ) -> Response:
     text = PageText(request, principal)
     try:
-        limiter.hit(f"guest-ticket:{client_address(request)}", limit=20, window_seconds=3600)
+        hit_limit(limiter, GUEST_TICKET, client_address(request))
         ticket = _open_ticket(request, session, None, form)
     except (ValidationError, DomainError) as error:
         errors, status = _form_refused(session, error, text.gettext, "form")
@@ -384,7 +349,7 @@ def track_request_code(
 ) -> Response:
     text = PageText(request, principal)
     try:
-        limiter.hit(f"guest-code:{client_address(request)}", limit=10, window_seconds=900)
+        hit_limit(limiter, GUEST_CODE, client_address(request))
         data = GuestCodeRequest.model_validate(
             {"tracking_id": form.text("tracking_id"), "email": form.text("email")}
         )
@@ -426,22 +391,14 @@ def track_verify_code(
         return redirect("/portal/track")
     text = PageText(request, principal)
     try:
-        limiter.hit(f"guest-verify:{client_address(request)}", limit=20, window_seconds=900)
+        hit_limit(limiter, GUEST_VERIFY, client_address(request))
         data = GuestCodeVerify.model_validate({**pending, "code": form.text("code")})
         ticket = actions.check_guest_code(session, data.tracking_id, data.email, data.code)
     except (ValidationError, DomainError) as error:
         errors, status = _form_refused(session, error, text.gettext, "code")
         context = {"pending": pending, "errors": errors}
         return _page(request, "tickets/track_code.html", context, principal, status)
-    sign_in(
-        request,
-        {
-            "kind": "guest",
-            "ticket_id": ticket.id,
-            "email": ticket.guest_email,
-            "locale": ticket.language,
-        },
-    )
+    sign_in_guest(request, ticket)
     return redirect(f"/portal/tickets/{ticket.tracking_id}")
 
 
@@ -452,12 +409,13 @@ def _portal_ticket_context(
     session: Session, principal: Principal, ticket: Ticket
 ) -> dict[str, Any]:
     merged_into = session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
-    can_reply = merged_into is None and ticket.status != Status.CLOSED.value
+    # The same rule the reply itself is checked against: no form that would answer 409.
+    refusal = actions.trader_reply_refusal(ticket, utcnow(), actions.reopen_window(session))
     return {
         "ticket": ticket,
         "entries": queries.list_entries(session, ticket, include_internal=False),
         "merged_into": merged_into,
-        "can_reply": can_reply,
+        "reply_refusal": refusal,
         "is_guest": principal.kind is PrincipalKind.GUEST,
     }
 
@@ -500,10 +458,9 @@ def portal_reply(
         return redirect(f"/console/tickets/{tracking_id}")
     ticket = queries.access_ticket_by_tracking_id(session, principal, tracking_id)
     try:
-        uploads = check_uploads(form.uploads, get_runtime(request).settings.max_upload_bytes)
-        body = form.text("body") or ", ".join(upload.filename for upload in uploads)
-        data = ReplyCreate.model_validate({"body": body})
-        actions.check_trader_reply(session, principal, ticket, data.body, uploads)
+        uploads = form.checked_uploads()
+        data = ReplyForm.model_validate({"body": form.text("body")})
+        actions.check_reply(session, principal, ticket, data.body, uploads=uploads)
     except (ValidationError, DomainError) as error:
         gettext = PageText(request, principal).gettext
         errors, status = _form_refused(session, error, gettext, "body")
@@ -555,6 +512,7 @@ def _console_board(
     )
     now = utcnow()
     old_open, week = queries.backlog_figure(session)
+    counts = queries.console_counts(session, principal)
     query = urlencode(
         filters.model_dump(mode="json", exclude_none=True) | ({"cursor": cursor} if cursor else {})
     )
@@ -564,11 +522,9 @@ def _console_board(
         "cursor": cursor or "",
         "sla_states": {ticket.id: sla.state(ticket, now) for ticket in page.items},
         "agent_names": {agent.id: agent.name for agent in list_agents(session, active_only=False)},
-        "category_names": {
-            c.slug: c.name for c in queries.list_categories(session, active_only=False)
-        },
-        "counts": queries.count_views(session, principal),
-        "department_counts": queries.count_open_by_department(session, principal),
+        "category_names": {c.slug: c.name for c in queries.category_rules(session).values()},
+        "counts": counts.views,
+        "department_counts": counts.departments,
         "backlog": {
             "old_open": old_open,
             "week": week,
@@ -592,7 +548,7 @@ def console_home(
     found = context["tickets"]
     if filters.search and normalize_tracking_id(filters.search) and len(found) == 1 and not cursor:
         return redirect(f"/console/tickets/{found[0].tracking_id}")
-    context["categories"] = queries.list_categories(session, active_only=False)
+    context["categories"] = list(queries.category_rules(session).values())
     context["departments"] = list(Department)
     context["statuses"] = list(Status)
     context["priorities"] = list(Priority)
@@ -611,9 +567,14 @@ def console_board(
 # --- console: one ticket ------------------------------------------------------------------------
 
 
-def _console_live_context(session: Session, principal: Principal, ticket: Ticket) -> dict[str, Any]:
-    """What the live part of the console's ticket page shows: state, SLA and timeline."""
-    assignee_names = {agent.id: agent.name for agent in list_agents(session, active_only=False)}
+def _console_live_context(
+    session: Session, ticket: Ticket, agents: list[Agent] | None = None
+) -> dict[str, Any]:
+    """What the live part of the console's ticket page shows: state, SLA and timeline.
+    ``agents``: every agent, active or not, when the caller has them already."""
+    if agents is None:
+        agents = list_agents(session, active_only=False)
+    assignee_names = {agent.id: agent.name for agent in agents}
     merged_into = session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
     return {
         "ticket": ticket,
@@ -629,13 +590,13 @@ def _console_ticket_context(
     session: Session, principal: Principal, ticket: Ticket
 ) -> dict[str, Any]:
     trader = session.get(Trader, ticket.trader_id) if ticket.trader_id else None
-    current = Status(ticket.status)
+    agents = list_agents(session, active_only=False)
     return {
-        **_console_live_context(session, principal, ticket),
+        **_console_live_context(session, ticket, agents),
         "trader": trader,
-        "agents": list_agents(session),
+        "agents": [agent for agent in agents if agent.active],
         "macros": queries.list_macros(session),
-        "next_statuses": [s for s in Status if s in actions.ALLOWED_TRANSITIONS[current]],
+        "next_statuses": actions.next_statuses(ticket),
         "departments": [d for d in Department if d.value != ticket.department],
         "priorities": list(Priority),
         "can": {permission.value: principal.can(permission) for permission in Permission},
@@ -678,7 +639,7 @@ def console_timeline(
 ) -> Response:
     principal.require(Permission.VIEW_TICKETS)
     ticket = queries.access_ticket_by_tracking_id(session, principal, tracking_id)
-    context = _console_live_context(session, principal, ticket)
+    context = _console_live_context(session, ticket)
     return _page(request, "tickets/_console_live.html", context, principal)
 
 
@@ -713,28 +674,16 @@ def _console_act(
 
 
 def _reply(session: Session, agent: Principal, ticket: Ticket, form: PostedForm) -> None:
-    uploads = check_uploads(form.uploads, settings_max(session))
-    body = form.text("body") or ", ".join(upload.filename for upload in uploads)
-    data = AgentReplyCreate.model_validate(
+    uploads = form.checked_uploads()
+    data = ReplyForm.model_validate(
         {
-            "body": body,
+            "body": form.text("body"),
             "internal": form.flag("internal"),
             "set_status": form.text("set_status") or None,
         }
     )
-    actions.check_agent_reply(
-        session,
-        agent,
-        ticket,
-        data.body,
-        internal=data.internal,
-        set_status=data.set_status,
-        uploads=uploads,
-    )
-
-
-def settings_max(session: Session) -> int:
-    return actions.settings_of(session).max_upload_bytes
+    actions.check_reply(session, agent, ticket, data.body, internal=data.internal,
+                        set_status=data.set_status, uploads=uploads)  # fmt: skip
 
 
 def _whole_number(form: PostedForm, name: str) -> int:

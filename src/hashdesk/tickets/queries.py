@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.base import NO_VALUE
 
@@ -23,6 +23,8 @@ from hashdesk.tickets.sla import breaching_clause
 from hashdesk.tickets.sla import state as sla_state
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
+View = Literal["mine", "unassigned", "breaching"]
+VIEWS: tuple[View, ...] = ("mine", "unassigned", "breaching")
 
 
 def _not_found(reference: object) -> NotFound:
@@ -81,13 +83,17 @@ def _visible_to(principal: Principal) -> ColumnElement[bool]:
     return Ticket.department != Department.SECURITY.value
 
 
+def _view_clause(principal: Principal, view: View, now: datetime) -> ColumnElement[bool]:
+    if view == "mine":
+        return and_(Ticket.assignee_id == principal.id, Ticket.status.not_in(FINISHED))
+    if view == "unassigned":
+        return and_(Ticket.assignee_id.is_(None), Ticket.status.not_in(FINISHED))
+    return breaching_clause(now)
+
+
 def _apply_filter(query: SelectT, principal: Principal, filters: TicketFilter) -> SelectT:
-    if filters.view == "mine":
-        query = query.where(Ticket.assignee_id == principal.id, Ticket.status.not_in(FINISHED))
-    elif filters.view == "unassigned":
-        query = query.where(Ticket.assignee_id.is_(None), Ticket.status.not_in(FINISHED))
-    elif filters.view == "breaching":
-        query = query.where(breaching_clause(utcnow()))
+    if filters.view is not None:
+        query = query.where(_view_clause(principal, filters.view, utcnow()))
     for column, value in (
         (Ticket.department, filters.department),
         (Ticket.status, filters.status),
@@ -137,51 +143,56 @@ def list_tickets(
     return Page(items=items, next_cursor=next_cursor)
 
 
-def count_views(session: Session, principal: Principal) -> dict[str, int]:
-    """Counts for the console's view tabs."""
-    base = select(func.count(Ticket.id)).where(
-        _visible_to(principal), Ticket.merged_into_id.is_(None)
-    )
-    views = {
-        "mine": TicketFilter(view="mine"),
-        "unassigned": TicketFilter(view="unassigned"),
-        "breaching": TicketFilter(view="breaching"),
-    }
-    counts: dict[str, int] = {}
-    for name, filters in views.items():
-        query = _apply_filter(base, principal, filters)
-        counts[name] = session.scalar(query) or 0
-    return counts
+@dataclass(frozen=True)
+class ConsoleCounts:
+    """The console's tab counts: per view (mine, unassigned, breaching) and the unfinished
+    tickets per department."""
+
+    views: dict[str, int]
+    departments: dict[str, int]
 
 
-def count_open_by_department(session: Session, principal: Principal) -> dict[str, int]:
-    """Unfinished tickets per department, for the console's department views (one query)."""
+def console_counts(session: Session, principal: Principal) -> ConsoleCounts:
+    """Every tab count in one aggregate query (``count(*) FILTER (WHERE ...)``, which
+    SQLAlchemy writes for PostgreSQL and SQLite alike): the board refreshes on every console
+    event, in every open console."""
+    now = utcnow()
+    columns = [func.count().filter(_view_clause(principal, view, now)) for view in VIEWS]
     query = (
-        select(Ticket.department, func.count(Ticket.id))
-        .where(
-            _visible_to(principal),
-            Ticket.merged_into_id.is_(None),
-            Ticket.status.not_in(FINISHED),
-        )
+        select(Ticket.department, func.count().filter(Ticket.status.not_in(FINISHED)), *columns)
+        .where(_visible_to(principal), Ticket.merged_into_id.is_(None))
         .group_by(Ticket.department)
     )
-    return {str(row[0]): int(row[1]) for row in session.execute(query)}
+    views: dict[str, int] = dict.fromkeys(VIEWS, 0)
+    departments: dict[str, int] = {}
+    for department, unfinished, *per_view in session.execute(query):
+        if unfinished:
+            departments[str(department)] = int(unfinished)
+        for view, count in zip(VIEWS, per_view, strict=True):
+            views[view] += int(count)
+    return ConsoleCounts(views, departments)
+
+
+def count_views(session: Session, principal: Principal) -> dict[str, int]:
+    """Counts for the console's view tabs."""
+    return console_counts(session, principal).views
 
 
 def backlog_figure(session: Session) -> tuple[int, int]:
-    """(open tickets older than 48 hours, tickets created in the last 7 days)."""
+    """(open tickets older than 48 hours, tickets created in the last 7 days), one query."""
     now = utcnow()
-    old_open = session.scalar(
-        select(func.count(Ticket.id)).where(
-            Ticket.status.not_in(FINISHED),
-            Ticket.merged_into_id.is_(None),
-            Ticket.created_at < now - timedelta(hours=48),
+    old_open = and_(
+        Ticket.status.not_in(FINISHED),
+        Ticket.merged_into_id.is_(None),
+        Ticket.created_at < now - timedelta(hours=48),
+    )
+    this_week = Ticket.created_at >= now - timedelta(days=7)
+    row = session.execute(
+        select(func.count().filter(old_open), func.count().filter(this_week)).where(
+            or_(old_open, this_week)
         )
-    )
-    week = session.scalar(
-        select(func.count(Ticket.id)).where(Ticket.created_at >= now - timedelta(days=7))
-    )
-    return old_open or 0, week or 0
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def list_categories(session: Session, *, active_only: bool = True) -> list[Category]:
@@ -209,13 +220,14 @@ class CategoryRule:
 
 
 def category_rules(session: Session) -> dict[str, CategoryRule]:
-    """Every category by slug, from the process's configuration cache."""
+    """Every category by slug, in the order the form lists them, from the process's
+    configuration cache."""
 
     def load() -> dict[str, CategoryRule]:
         return {
             c.slug: CategoryRule(c.slug, c.name, c.department, tuple(c.fields),
                                  tuple(c.required_fields), c.default_priority, c.active)
-            for c in session.scalars(select(Category))
+            for c in session.scalars(select(Category).order_by(Category.position, Category.id))
         }  # fmt: skip
 
     return cached(session, "categories", load)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
 from hashdesk.core.auth import SYSTEM, Permission, Principal, PrincipalKind
-from hashdesk.core.errors import NotFound, PermissionDenied
+from hashdesk.core.errors import InvalidInput, NotFound
 from hashdesk.core.pagination import check_page_size, decode_cursor
+from hashdesk.core.ratelimit import GUEST_CODE, GUEST_TICKET, GUEST_VERIFY, hit_limit
 from hashdesk.tickets import actions, queries
-from hashdesk.tickets.attachments import Upload, check_uploads
-from hashdesk.tickets.models import Attachment
+from hashdesk.tickets.attachments import MAX_FILES_PER_MESSAGE
+from hashdesk.tickets.models import Attachment, Ticket
 from hashdesk.tickets.schemas import (
     AgentReplyCreate,
     AssignmentChange,
@@ -31,6 +32,7 @@ from hashdesk.tickets.schemas import (
     MacroPublic,
     MergeRequest,
     PriorityChange,
+    ReplyForm,
     SlaPolicyChange,
     SlaPolicyPublic,
     StatusChange,
@@ -47,8 +49,9 @@ from hashdesk.web.deps import (
     RateLimiterDep,
     SettingsDep,
     client_address,
-    sign_in,
+    sign_in_guest,
 )
+from hashdesk.web.forms import Posted, validate_body
 from hashdesk.web.idempotency import IdempotencyKey, idempotent_create
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
@@ -64,9 +67,33 @@ class GuestSession(BaseModel):
     csrf_token: str
 
 
-def _detail(session: DbSession, principal: Principal, ticket_ref: str) -> TicketDetail:
-    ticket = queries.access_ticket_ref(session, principal, ticket_ref)
+def _detail(session: DbSession, principal: Principal, ticket: Ticket) -> TicketDetail:
     return TicketDetail.model_validate(queries.detail(session, principal, ticket))
+
+
+# The attachments endpoint reads its multipart form by hand (see web/forms.py), so its body is
+# described here for the OpenAPI document.
+ATTACHMENTS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "maxItems": MAX_FILES_PER_MESSAGE,
+                        },
+                        "body": {"type": "string", "maxLength": 20_000},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 @router.get("/categories", response_model=list[CategoryPublic])
@@ -120,7 +147,7 @@ def create_guest_ticket(
     data: GuestTicketCreate, request: Request, session: DbSession, limiter: RateLimiterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:  # fmt: skip
-    limiter.hit(f"guest-ticket:{client_address(request)}", limit=20, window_seconds=3600)
+    hit_limit(limiter, GUEST_TICKET, client_address(request))
     ticket_data = TicketCreate.model_validate(data.model_dump(exclude={"email"}))
 
     def create() -> TicketDetail:
@@ -136,7 +163,7 @@ def create_guest_ticket(
 def request_guest_code(
     data: GuestCodeRequest, request: Request, session: DbSession, limiter: RateLimiterDep
 ) -> Accepted:
-    limiter.hit(f"guest-code:{client_address(request)}", limit=10, window_seconds=900)
+    hit_limit(limiter, GUEST_CODE, client_address(request))
     actions.check_request_guest_code(session, data.tracking_id, data.email)
     return Accepted(detail="If the tracking ID and email match, a code is on its way.")
 
@@ -145,10 +172,9 @@ def request_guest_code(
 def open_guest_session(
     data: GuestCodeVerify, request: Request, session: DbSession, limiter: RateLimiterDep
 ) -> GuestSession:
-    limiter.hit(f"guest-verify:{client_address(request)}", limit=20, window_seconds=900)
+    hit_limit(limiter, GUEST_VERIFY, client_address(request))
     ticket = actions.check_guest_code(session, data.tracking_id, data.email, data.code)
-    token = sign_in(request, {"kind": "guest", "ticket_id": ticket.id, "email": ticket.guest_email,
-                              "locale": ticket.language})  # fmt: skip
+    token = sign_in_guest(request, ticket)
     return GuestSession(tracking_id=ticket.tracking_id, csrf_token=token)
 
 
@@ -168,7 +194,7 @@ def list_tickets(
 def get_ticket(
     ticket_ref: Reference, session: DbSession, principal: CurrentPrincipal
 ) -> TicketDetail:
-    result = _detail(session, principal, ticket_ref)
+    result = _detail(session, principal, queries.access_ticket_ref(session, principal, ticket_ref))
     if principal.is_agent:
         actions.do_record_view(session, principal, result.id)
     return result
@@ -179,37 +205,24 @@ def post_message(
     ticket_ref: Reference, data: AgentReplyCreate, session: DbSession, principal: CurrentPrincipal
 ) -> EntryPublic:
     ticket = queries.access_ticket_ref(session, principal, ticket_ref)
-    if principal.is_agent:
-        entry = actions.check_agent_reply(session, principal, ticket, data.body,
-                                          internal=data.internal, set_status=data.set_status)  # fmt: skip
-    elif data.internal or data.set_status:
-        raise PermissionDenied("Only staff can write internal notes or set a status.")
-    else:
-        entry = actions.check_trader_reply(session, principal, ticket, data.body, [])
+    entry = actions.check_reply(session, principal, ticket, data.body, internal=data.internal,
+                                set_status=data.set_status)  # fmt: skip
     session.flush()
     return EntryPublic.model_validate(entry)
 
 
-@router.post("/tickets/{ticket_ref}/attachments", status_code=201, response_model=EntryPublic)
-async def post_attachments(
-    ticket_ref: Reference,
-    session: DbSession,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-    files: Annotated[list[UploadFile], File()],
-    body: Annotated[str, Form(max_length=20_000)] = "",
+@router.post("/tickets/{ticket_ref}/attachments", status_code=201, response_model=EntryPublic,
+             openapi_extra=ATTACHMENTS_BODY)  # fmt: skip
+def post_attachments(
+    ticket_ref: Reference, session: DbSession, principal: CurrentPrincipal, form: Posted
 ) -> EntryPublic:
-    uploads = [
-        Upload(f.filename or "attachment", await f.read(settings.max_upload_bytes + 1))
-        for f in files
-    ]
-    checked = check_uploads(uploads, settings.max_upload_bytes)
+    """A message with files (``multipart/form-data``: ``files``, and an optional ``body``)."""
+    if not form.uploads:
+        raise InvalidInput("Attach at least one file.", field="files")
+    checked = form.checked_uploads()
+    data = validate_body(ReplyForm, {"body": form.values.get("body", "")})
     ticket = queries.access_ticket_ref(session, principal, ticket_ref)
-    text = body.strip() or ", ".join(u.filename for u in checked)
-    if principal.is_agent:
-        entry = actions.check_agent_reply(session, principal, ticket, text, uploads=checked)
-    else:
-        entry = actions.check_trader_reply(session, principal, ticket, text, checked)
+    entry = actions.check_reply(session, principal, ticket, data.body, uploads=checked)
     session.flush()
     session.refresh(entry, ["attachments"])
     return EntryPublic.model_validate(entry)
@@ -241,7 +254,7 @@ def change_status(
 ) -> TicketDetail:
     ticket = queries.access_ticket_ref(session, agent, ticket_ref)
     actions.check_change_status(session, agent, ticket, data.status)
-    return _detail(session, agent, ticket_ref)
+    return _detail(session, agent, ticket)
 
 
 @router.post("/tickets/{ticket_ref}/assignment", response_model=TicketDetail)
@@ -250,7 +263,7 @@ def change_assignment(
 ) -> TicketDetail:
     ticket = queries.access_ticket_ref(session, agent, ticket_ref)
     actions.check_assign(session, agent, ticket, data.assignee_id)
-    return _detail(session, agent, ticket_ref)
+    return _detail(session, agent, ticket)
 
 
 @router.post("/tickets/{ticket_ref}/priority", response_model=TicketDetail)
@@ -259,7 +272,7 @@ def change_priority(
 ) -> TicketDetail:
     ticket = queries.access_ticket_ref(session, agent, ticket_ref)
     actions.check_change_priority(session, agent, ticket, data.priority)
-    return _detail(session, agent, ticket_ref)
+    return _detail(session, agent, ticket)
 
 
 @router.post("/tickets/{ticket_ref}/handoff", response_model=TicketDetail)
@@ -270,7 +283,7 @@ def handoff(
     actions.check_handoff(session, agent, ticket, data.department, data.note)
     # Shaped from the ticket already fetched: after a hand-off to security a frontline agent
     # may no longer look the ticket up, yet the hand-off itself succeeded.
-    return TicketDetail.model_validate(queries.detail(session, agent, ticket))
+    return _detail(session, agent, ticket)
 
 
 @router.post("/tickets/{ticket_ref}/merge", response_model=TicketDetail)
@@ -279,7 +292,7 @@ def merge(
 ) -> TicketDetail:
     ticket = queries.access_ticket_ref(session, agent, ticket_ref)
     target = actions.check_merge(session, agent, ticket, data.into_tracking_id)
-    return _detail(session, agent, target.tracking_id)
+    return _detail(session, agent, target)
 
 
 @router.post("/tickets/{ticket_ref}/macro", status_code=201, response_model=EntryPublic)

@@ -73,6 +73,17 @@ class AgentReplyCreate(ReplyCreate):
     set_status: Status | None = None
 
 
+class ReplyForm(BaseModel):
+    """A reply as the portal's and console's forms (and the attachments endpoint) send it:
+    the body may be left empty when files are attached (``actions.check_reply`` decides)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)] = ""
+    internal: bool = False
+    set_status: Status | None = None
+
+
 class HandoffCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -17,16 +17,20 @@ from anyio import Semaphore
 from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import agent_principal, trader_principal
 from hashdesk.config import Settings
 from hashdesk.core.auth import Principal, PrincipalKind, decode_exchange_token
 from hashdesk.core.db import Database
-from hashdesk.core.errors import NotAuthenticated, PermissionDenied
+from hashdesk.core.errors import InvalidInput, NotAuthenticated, PermissionDenied
 from hashdesk.core.events import EventBus
 from hashdesk.core.ratelimit import RateLimiter
 from hashdesk.runtime import Runtime
+from hashdesk.tickets.attachments import MAX_FILES_PER_MESSAGE
+from hashdesk.tickets.models import Ticket
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
@@ -110,6 +114,24 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
+async def read_form(request: Request) -> FormData:
+    """The request's form, parsed once (Starlette keeps it) whoever asks first.
+
+    The parser stops at the first file past one more than a message may carry: enough for
+    the upload check to refuse the message by name, without first spooling up to Starlette's
+    default of a thousand files to disk.
+    """
+    try:
+        return await request.form(max_files=MAX_FILES_PER_MESSAGE + 1)
+    except HTTPException as error:
+        if error.status_code == 400 and str(error.detail).startswith("Too many files"):
+            raise InvalidInput(
+                "At most {maximum} files per message.", field="files",
+                maximum=MAX_FILES_PER_MESSAGE,
+            ) from error  # fmt: skip
+        raise
+
+
 async def _check_csrf(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
@@ -117,7 +139,7 @@ async def _check_csrf(request: Request) -> None:
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        form = await request.form()
+        form = await read_form(request)
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
     expected = request.session.get("csrf")
@@ -223,6 +245,12 @@ def sign_in(request: Request, who: dict[str, Any]) -> str:
     request.session.clear()
     request.session["who"] = who
     return csrf_token(request)
+
+
+def sign_in_guest(request: Request, ticket: Ticket) -> str:
+    """Admit a guest, who proved the code mailed for ``ticket``, to that one ticket."""
+    return sign_in(request, {"kind": "guest", "ticket_id": ticket.id, "email": ticket.guest_email,
+                             "locale": ticket.language})  # fmt: skip
 
 
 def client_address(request: Request) -> str:

@@ -1,7 +1,7 @@
 """Server-sent events: open pages hear about changes without reloading.
 
 A trader hears about their own tickets, a guest about their one ticket, staff about the
-console. Messages carry ids and states, never content: the page fetches what it may see.
+console (security tickets only for the staff who may see them). Messages carry ids and states, never content: the page fetches what it may see.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from hashdesk.core.auth import Principal, PrincipalKind
+from hashdesk.core.auth import Permission, Principal, PrincipalKind
 from hashdesk.core.events import EventBus
+from hashdesk.tickets.actions import CONSOLE_CHANNEL, SECURITY_CONSOLE_CHANNEL
 from hashdesk.tickets.queries import access_ticket_ref
 from hashdesk.web.deps import BusDep, CurrentPrincipal, RuntimeDep
 
@@ -28,7 +29,9 @@ def channels_for(principal: Principal) -> list[str]:
         return [f"trader:{principal.id}"]
     if principal.kind is PrincipalKind.GUEST and principal.ticket_id is not None:
         return [f"ticket:{principal.ticket_id}"]
-    return ["console"]
+    if principal.can(Permission.VIEW_SECURITY_TICKETS):
+        return [CONSOLE_CHANNEL, SECURITY_CONSOLE_CHANNEL]
+    return [CONSOLE_CHANNEL]
 
 
 async def event_stream(request: Request, bus: EventBus, channels: list[str]) -> AsyncIterator[str]:
