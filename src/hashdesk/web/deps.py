@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
 
-from anyio import Semaphore
+from anyio import CancelScope, Semaphore, to_thread
 from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -55,29 +55,35 @@ def _slots(database: Database) -> Semaphore:
     return slots[database]
 
 
-async def _session_slot(request: Request) -> AsyncIterator[None]:
-    """Wait for a free session slot on the event loop, not in a worker thread.
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; committed when the handler returns, rolled back on error.
 
-    FastAPI validates a sync route's response in the thread pool *before* it closes the
-    session. Without this gate, under load every thread could be blocked waiting for a pooled
-    connection (or SQLite's write lock) that a request waiting for a thread holds: a deadlock
-    that ends only at the 30 s timeout (measured, see bench/RESULTS.md).
+    The session waits for a free slot on the event loop, not in a worker thread: FastAPI
+    validates a sync route's response in the thread pool *before* it closes the session, and
+    without this gate every thread could end up waiting for a pooled connection (or SQLite's
+    write lock) held by a request that is waiting for a thread, a deadlock that ends only at
+    the 30 s timeout (measured, see bench/RESULTS.md). Creating a session does no I/O, so it
+    happens here on the loop; commit and close share one trip to the thread pool.
     """
-    async with _slots(get_runtime(request).database):
-        yield
+    database = get_runtime(request).database
+    async with _slots(database):
+        session = database.session()
+        succeeded = False
+        try:
+            yield session
+            succeeded = True
+        finally:
+            # Shielded: a client that hangs up mid-request must still release its connection.
+            with CancelScope(shield=True):
+                await to_thread.run_sync(_finish, session, succeeded)
 
 
-def get_session(
-    request: Request, _slot: Annotated[None, Depends(_session_slot, scope="function")]
-) -> Iterator[Session]:
-    """One session per request; committed when the handler returns, rolled back on error."""
-    session = get_runtime(request).database.session()
+def _finish(session: Session, succeeded: bool) -> None:
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        if succeeded:
+            session.commit()
+        else:
+            session.rollback()
     finally:
         session.close()
 
