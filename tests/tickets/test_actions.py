@@ -476,3 +476,13 @@ def test_a_trader_reply_is_audited(session: Session) -> None:
     assert (replied.action, replied.actor_kind, replied.actor_id) == (
         "ticket.replied", "trader", trader.id
     )  # fmt: skip
+
+
+def test_high_vip_tickets_go_to_the_vip_desk_but_security_reports_stay_with_security(
+    session: Session,
+) -> None:
+    whale = make_trader(session, "u-whale", vip_level=5)
+    assert open_ticket(session, whale, category="withdrawal",
+                       fields={"network": "tron", "asset": "USDT"}).department == "vip"  # fmt: skip
+    assert open_ticket(session, whale, category="security").department == "security"
+    assert open_ticket(session, make_trader(session, "u-2", vip_level=1)).department == "frontline"

@@ -29,7 +29,6 @@ from hashdesk.demo import onchain
 from hashdesk.demo.content import CONTENT_LANGUAGES, GENERAL_NOTES, PHRASES, Scenario
 from hashdesk.tickets import sla
 from hashdesk.tickets.actions import (
-    VIP_DESK_LEVEL,
     check_agent_reply,
     check_apply_macro,
     check_assign,
@@ -39,6 +38,7 @@ from hashdesk.tickets.actions import (
     check_merge,
     check_trader_reply,
     do_create_ticket,
+    first_department,
 )
 from hashdesk.tickets.departments import Department
 from hashdesk.tickets.models import Category, Macro, Status, Ticket, TicketEntry
@@ -173,8 +173,8 @@ class Story:
         self.fields = {name: value for name, value in fields.items() if name in category.fields}
         subject, description, self.answer = scenario.texts[self.language]
         self.subject, self.description = fill(subject, self.values), fill(description, self.values)
-        vip_desk = trader.vip_level >= VIP_DESK_LEVEL and not self.guest
-        self.department = Department.VIP.value if vip_desk else category.department
+        vip_level = 0 if self.guest else trader.vip_level
+        self.department = first_department(category.department, vip_level)
         self.ticket: Ticket | None = None
         self.duplicate: Ticket | None = None
         self.steps: list[tuple[float, Callable[[], object]]] = []

@@ -255,6 +255,14 @@ def check_create_ticket(
     )
 
 
+def first_department(category_department: str, vip_level: int) -> str:
+    """Where a new ticket lands: high VIP tiers go to their desk, except security reports,
+    which the security team must see whoever sends them."""
+    if vip_level >= VIP_DESK_LEVEL and category_department != Department.SECURITY:
+        return Department.VIP.value
+    return category_department
+
+
 def do_create_ticket(
     session: Session,
     actor: Principal,
@@ -270,7 +278,7 @@ def do_create_ticket(
 ) -> Ticket:
     now = now or utcnow()
     vip_level = trader.vip_level if trader else 0
-    department = Department.VIP.value if vip_level >= VIP_DESK_LEVEL else category.department
+    department = first_department(category.department, vip_level)
     priority = category.default_priority
     if vip_level >= 1 and priority in (Priority.LOW, Priority.NORMAL):
         priority = Priority.HIGH.value
