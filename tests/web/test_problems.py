@@ -55,3 +55,15 @@ def test_a_database_outage_is_a_503_problem_not_a_500(
     with TestClient(create_app(down, runtime), raise_server_exceptions=False) as client:
         problem = assert_problem(client.get("/api/v1/categories"), 503)
     assert problem["code"] == "service_unavailable"
+
+
+def test_invalid_input_and_unknown_addresses_are_titled_in_the_readers_language(
+    client: TestClient,
+) -> None:
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    invalid = client.post("/api/v1/guest/tickets", json={"email": "nope"}, headers=german)
+    missing = client.get("/api/v1/no-such-thing", headers=german)
+    assert invalid.status_code == 422 and missing.status_code == 404
+    assert invalid.json()["title"] == "Ungültige Eingabe"
+    assert missing.json()["title"] == "Nicht gefunden"
+    assert missing.headers["content-type"].startswith("application/problem+json")

@@ -13,7 +13,13 @@ from redis import RedisError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hashdesk.core.errors import Conflict, DomainError, ServiceUnavailable
+from hashdesk.core.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
 from hashdesk.core.i18n import gettext_for
 
 log = logging.getLogger(__name__)
@@ -78,15 +84,18 @@ async def validation_error(request: Request, error: Exception) -> Response:
         }
         for item in error.errors()
     ]
+    # pydantic's own messages are English; the title is ours and translated.
     detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors[:5])
-    return problem_response(
-        request, 422, "Invalid input", detail, "invalid_input", {"errors": errors}
-    )
+    title = gettext_for(_locale(request)).gettext(InvalidInput.title)
+    return problem_response(request, 422, title, detail, InvalidInput.code, {"errors": errors})
 
 
 async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
+    if error.status_code == NotFound.status:  # an unknown address: say so in the reader's language
+        title = gettext_for(_locale(request)).gettext(NotFound.title)
+        return problem_response(request, NotFound.status, title, title, NotFound.code)
+    code = {405: "method_not_allowed", 401: "not_authenticated"}.get(
         error.status_code, "http_error"
     )
     return problem_response(request, error.status_code, str(error.detail), str(error.detail), code,
