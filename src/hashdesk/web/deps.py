@@ -21,7 +21,11 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from hashdesk.accounts.models import Agent, Trader
-from hashdesk.accounts.queries import agent_principal, trader_principal
+from hashdesk.accounts.queries import (
+    agent_principal,
+    get_trader_by_external_id,
+    trader_principal,
+)
 from hashdesk.config import Settings
 from hashdesk.core.auth import Principal, PrincipalKind, decode_exchange_token
 from hashdesk.core.db import Database
@@ -164,8 +168,6 @@ CsrfChecked = Depends(require_csrf)
 def _principal_from_bearer(session: Session, runtime: Runtime, token: str) -> Principal:
     settings = runtime.settings
     claims = decode_exchange_token(token, settings.exchange_jwt_key, settings.exchange_jwt_issuer)
-    from hashdesk.accounts.queries import get_trader_by_external_id
-
     trader = get_trader_by_external_id(session, str(claims["sub"]))
     if trader is None:
         raise NotAuthenticated(
