@@ -44,6 +44,7 @@ def problem_response(
     body = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
             "code": code, "instance": request.url.path, **(extra or {})}  # fmt: skip
     if _wants_html(request):
+        # Imported here: pages depends on deps, which the app factory wires after this module.
         from hashdesk.web.pages import render_error_page
 
         return render_error_page(request, status, title, detail, headers)
