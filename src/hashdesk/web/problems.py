@@ -21,6 +21,7 @@ from hashdesk.core.errors import (
     ServiceUnavailable,
 )
 from hashdesk.core.i18n import gettext_for
+from hashdesk.web.pages import render_error_page
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
@@ -44,9 +45,6 @@ def problem_response(
     body = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
             "code": code, "instance": request.url.path, **(extra or {})}  # fmt: skip
     if _wants_html(request):
-        # Imported here: pages depends on deps, which the app factory wires after this module.
-        from hashdesk.web.pages import render_error_page
-
         return render_error_page(request, status, title, detail, headers)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
 
