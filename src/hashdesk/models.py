@@ -5,6 +5,14 @@ from hashdesk.accounts.models import Agent, Trader
 from hashdesk.core.audit import AuditEntry
 from hashdesk.core.db import Base
 from hashdesk.core.idempotency import IdempotencyRecord
+from hashdesk.helpcenter.models import (
+    Article,
+    ArticleTranslation,
+    ArticleVersion,
+    ArticleVote,
+    HelpCategory,
+    HelpSection,
+)
 from hashdesk.notify.models import OutboxMessage, WebhookEndpoint
 from hashdesk.tickets.models import (
     Attachment,
@@ -19,6 +27,8 @@ from hashdesk.tickets.models import (
 metadata = Base.metadata
 
 __all__ = [
-    "Agent", "Attachment", "AuditEntry", "Category", "GuestCode", "IdempotencyRecord", "Macro",
-    "OutboxMessage", "SlaPolicy", "Ticket", "TicketEntry", "Trader", "WebhookEndpoint", "metadata",
+    "Agent", "Article", "ArticleTranslation", "ArticleVersion", "ArticleVote", "Attachment",
+    "AuditEntry", "Category", "GuestCode", "HelpCategory", "HelpSection", "IdempotencyRecord",
+    "Macro", "OutboxMessage", "SlaPolicy", "Ticket", "TicketEntry", "Trader", "WebhookEndpoint",
+    "metadata",
 ]  # fmt: skip

@@ -38,6 +38,7 @@ class Permission(enum.StrEnum):
     MERGE = "merge"
     VIEW_SECURITY_TICKETS = "view_security_tickets"
     MANAGE_MACROS = "manage_macros"
+    MANAGE_ARTICLES = "manage_articles"
     MANAGE_STAFF = "manage_staff"
     MANAGE_SETTINGS = "manage_settings"
     VIEW_AUDIT = "view_audit"
@@ -68,6 +69,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MERGE,
             Permission.VIEW_SECURITY_TICKETS,
             Permission.MANAGE_MACROS,
+            Permission.MANAGE_ARTICLES,
             Permission.VIEW_AUDIT,
             Permission.VIEW_REPORTS,
         }

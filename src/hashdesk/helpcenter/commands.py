@@ -1,0 +1,77 @@
+"""``hashdesk helpcenter import PATH`` and ``hashdesk helpcenter export PATH``.
+
+The command line acts as the system (audited as such). An import names every file and field
+at fault and writes nothing unless the whole folder is good; with Redis configured its
+publish events reach every running node, so the public pages change at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from hashdesk.config import get_settings
+from hashdesk.core.auth import SYSTEM
+from hashdesk.core.db import Database
+from hashdesk.core.events import make_bus
+from hashdesk.helpcenter.transfer import ImportFailed, do_import, export_folder, read_folder
+
+
+@click.group()
+def helpcenter() -> None:
+    """Help-center articles: import and export a folder of Markdown files."""
+
+
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    settings = get_settings()
+    bus = make_bus(settings.redis_url, settings.redis_prefix)
+    database = Database(settings.database_url, session_info={"bus": bus})
+    try:
+        with database.transaction() as session:
+            yield session
+    except (OperationalError, ProgrammingError) as error:
+        raise click.ClickException(
+            f"The database is not ready ({error.orig}). Run `hashdesk migrate` first."
+        ) from error
+    finally:
+        database.dispose()
+        bus.close()
+
+
+@helpcenter.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+def import_(path: Path) -> None:
+    """Import the Markdown files under PATH (all or nothing)."""
+    try:
+        files = read_folder(path)
+        with _transaction() as session:
+            summary = do_import(session, SYSTEM, files)
+    except ImportFailed as failure:
+        for problem in failure.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(
+            f"Nothing imported: {len(failure.problems)} problem(s) in {path}."
+        ) from failure
+    click.echo(f"Imported {len(files)} files: {summary.articles} new articles, "
+               f"{summary.translations} translations written.")  # fmt: skip
+
+
+@helpcenter.command("export")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False))
+def export(path: Path) -> None:
+    """Write every article translation to PATH as Markdown with front matter."""
+    try:
+        with _transaction() as session:
+            count = export_folder(session, path)
+    except OSError as error:
+        raise click.ClickException(f"Cannot write to {path}: {error.strerror}") from error
+    click.echo(f"Exported {count} files to {path}.")
+
+
+COMMANDS = [helpcenter]
