@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from hashdesk.cli import main
 from hashdesk.core.audit import list_entries
 from hashdesk.core.auth import SYSTEM
+from hashdesk.core.ratelimit import ARTICLE_VOTE
 from hashdesk.helpcenter import actions, queries
 from hashdesk.helpcenter.models import ArticleStatus, ArticleTranslation, ArticleVote
 from hashdesk.helpcenter.schemas import ArticleCreate, TranslationSave
@@ -165,7 +166,7 @@ def test_votes_need_csrf_are_counted_and_rate_limited(client: TestClient, sessio
     assert session.scalars(select(ArticleVote.reason)).all() == ["Too short"]
     statuses = {client.post(vote_url, data={"helpful": "yes", "csrf_token": token},
                             follow_redirects=False).status_code
-                for _ in range(actions.VOTE_LIMIT.count)}  # fmt: skip
+                for _ in range(ARTICLE_VOTE.count)}  # fmt: skip
     assert 429 in statuses
 
 

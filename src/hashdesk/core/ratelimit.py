@@ -33,6 +33,7 @@ TRADER_TOKEN = Limit("trader-token", 60, 300)
 GUEST_TICKET = Limit("guest-ticket", 20, 3600)
 GUEST_CODE = Limit("guest-code", 10, 900)
 GUEST_VERIFY = Limit("guest-verify", 20, 900)
+ARTICLE_VOTE = Limit("hc-vote", 30, 3600)
 
 
 class RateLimiter(Protocol):

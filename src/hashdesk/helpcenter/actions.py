@@ -16,7 +16,6 @@ from hashdesk.core.clock import utcnow
 from hashdesk.core.errors import InvalidInput, NotFound
 from hashdesk.core.events import publish_on_commit
 from hashdesk.core.i18n import LOCALES
-from hashdesk.core.ratelimit import Limit
 from hashdesk.helpcenter import queries
 from hashdesk.helpcenter.models import (
     Article,
@@ -30,7 +29,6 @@ from hashdesk.helpcenter.models import (
 from hashdesk.helpcenter.schemas import ArticleCreate, TranslationSave
 
 CHANNEL = "helpcenter"
-VOTE_LIMIT = Limit("hc-vote", 30, 3600)
 MAX_REASON = 500
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from hashdesk.core.auth import Principal
 from hashdesk.core.errors import NotFound
 from hashdesk.core.i18n import LOCALES, match_locale
-from hashdesk.core.ratelimit import hit_limit
+from hashdesk.core.ratelimit import ARTICLE_VOTE, hit_limit
 from hashdesk.helpcenter import actions, queries
 from hashdesk.helpcenter.markdown import render_markdown
 from hashdesk.web.deps import (
@@ -110,7 +110,7 @@ def vote(
     principal: VotingPrincipal, limiter: RateLimiterDep,
 ) -> Response:  # fmt: skip
     _use_locale(request, locale)
-    hit_limit(limiter, actions.VOTE_LIMIT, client_address(request))
+    hit_limit(limiter, ARTICLE_VOTE, client_address(request))
     actions.check_vote(session, principal, article_id, locale, form.text("helpful"),
                        form.text("reason"))  # fmt: skip
     _, translation = queries.access_article(session, principal, article_id, locale)

@@ -87,13 +87,10 @@ class CategoryListing:
 def list_help_center(
     session: Session, principal: Principal | None, locale: str
 ) -> list[CategoryListing]:
-    """Categories, their sections and the articles a reader may see, in three queries;
-    empty sections and categories are left out."""
-    articles = session.scalars(
-        select(Article).options(selectinload(Article.translations)).order_by(Article.id)
-    ).all()
+    """Categories, their sections and the articles a reader may see, in three queries
+    (sections join their category); empty sections and categories are left out."""
     by_section: dict[int, list[tuple[Article, ArticleTranslation]]] = {}
-    for article in articles:
+    for article in list_all_articles(session):
         translation = pick_translation(article, locale)
         if translation is not None and can_see(article, principal):
             by_section.setdefault(article.section_id, []).append((article, translation))
