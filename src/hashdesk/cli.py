@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hashdesk.config import get_settings
 
-DOMAINS_WITH_COMMANDS = ("core", "tickets", "accounts", "demo", "notify", "helpcenter")
+DOMAINS_WITH_COMMANDS = ("core", "tickets", "accounts", "demo", "notify", "helpcenter", "assistant")
 
 
 @click.group()

@@ -1,0 +1,1 @@
+"""Language detection for short chat messages."""

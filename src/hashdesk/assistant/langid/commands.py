@@ -1,0 +1,10 @@
+"""``hashdesk lang ...``."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def lang() -> None:
+    """Language detection."""

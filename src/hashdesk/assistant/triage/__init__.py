@@ -1,0 +1,1 @@
+"""The triage classifier: a predicted category and a confidence, or an abstention."""
