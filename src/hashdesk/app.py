@@ -18,7 +18,7 @@ from hashdesk.runtime import Runtime
 from hashdesk.web import problems
 from hashdesk.web.locale import LocaleMiddleware
 
-DOMAINS = ("web", "accounts", "tickets", "notify", "helpcenter")
+DOMAINS = ("web", "accounts", "tickets", "notify", "helpcenter", "assistant")
 ROUTER_MODULES = ("routes", "pages", "health", "stream")
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 
