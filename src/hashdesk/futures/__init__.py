@@ -1,9 +1,17 @@
-"""Futures support desk: margin and liquidation arithmetic (``Decimal`` only), tier tables and
-the liquidation calculator. The explainer, price verifier and margin-call monitor build on
-these names; nothing else reaches into the modules."""
+"""Futures support desk: margin and liquidation arithmetic (``Decimal`` only), tier tables, the
+liquidation calculator, the position explainer and the price checks. The margin-call monitor
+builds on these names; nothing else reaches into the modules."""
 
 from hashdesk.futures.book import BookPositions, MarginBook
 from hashdesk.futures.calculator import check_liquidation
+from hashdesk.futures.explainer import (
+    Explanation,
+    MarginChange,
+    MarkPrice,
+    PositionSetup,
+    explain,
+    explain_files,
+)
 from hashdesk.futures.margin import (
     PRECISION,
     Contract,
@@ -26,6 +34,19 @@ from hashdesk.futures.margin import (
     round_to_tick,
     unrealised_pnl,
 )
+from hashdesk.futures.prices import (
+    CheckSettings,
+    FillCheck,
+    FillSpec,
+    LiquidationCheck,
+    LiquidationSpec,
+    Verdict,
+    check_fill,
+    check_fill_files,
+    check_liquidation_files,
+    check_liquidation_price,
+)
+from hashdesk.futures.records import FuturesFileError, Sentence, render_sentences
 from hashdesk.futures.schemas import LiquidationQuote, LiquidationRequest
 from hashdesk.futures.tiers import (
     Tier,
@@ -40,26 +61,44 @@ from hashdesk.futures.tiers import (
 __all__ = [
     "PRECISION",
     "BookPositions",
+    "CheckSettings",
     "Contract",
+    "Explanation",
+    "FillCheck",
+    "FillSpec",
+    "FuturesFileError",
     "Leg",
+    "LiquidationCheck",
     "LiquidationQuote",
     "LiquidationRequest",
+    "LiquidationSpec",
     "MaintenanceRate",
     "MaintenanceSchedule",
     "MarginBook",
+    "MarginChange",
     "MarginError",
     "MarginMode",
+    "MarkPrice",
     "Position",
+    "PositionSetup",
+    "Sentence",
     "Side",
     "Tier",
     "TierTable",
     "TierTableError",
     "Venue",
+    "Verdict",
     "bankruptcy_price",
+    "check_fill",
+    "check_fill_files",
     "check_liquidation",
+    "check_liquidation_files",
+    "check_liquidation_price",
     "cross_liquidation_price",
     "cumulative_amounts",
     "demo_tier_table",
+    "explain",
+    "explain_files",
     "funding_payment",
     "initial_margin",
     "liquidation_price",
@@ -68,6 +107,7 @@ __all__ = [
     "margin_ratio",
     "parse_tier_tables",
     "plain",
+    "render_sentences",
     "round_to_tick",
     "unrealised_pnl",
 ]
