@@ -18,7 +18,16 @@ from hashdesk.runtime import Runtime
 from hashdesk.web import problems
 from hashdesk.web.locale import LocaleMiddleware
 
-DOMAINS = ("web", "accounts", "tickets", "notify", "helpcenter", "assistant")
+DOMAINS = (
+    "web",
+    "accounts",
+    "tickets",
+    "notify",
+    "helpcenter",
+    "assistant",
+    "futures",
+    "reserves",
+)
 ROUTER_MODULES = ("routes", "pages", "health", "stream")
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 

@@ -10,7 +10,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hashdesk.config import get_settings
 
-DOMAINS_WITH_COMMANDS = ("core", "tickets", "accounts", "demo", "notify", "helpcenter", "assistant")
+DOMAINS_WITH_COMMANDS = (
+    "core",
+    "tickets",
+    "accounts",
+    "demo",
+    "notify",
+    "helpcenter",
+    "assistant",
+    "futures",
+    "reserves",
+)
 
 
 @click.group()

@@ -1,0 +1,52 @@
+"""Errors of the proof-of-reserves domain.
+
+DomainError
+└── InvalidInput (422)
+    ├── SnapshotError     the liabilities snapshot or manifest is refused (names the rows)
+    └── BuildError        the tree cannot be built (e.g. an output folder that is not empty)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hashdesk.core.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One refused snapshot row: ``line`` is the 1-based line in the file (the header is line 1)."""
+
+    line: int
+    account: str
+    problem: str
+
+    def describe(self) -> str:
+        account = f" (account {self.account!r})" if self.account else ""
+        return f"line {self.line}{account}: {self.problem}"
+
+
+class SnapshotError(InvalidInput):
+    """The message (with {name} parameters, translatable) is followed by the refused rows."""
+
+    code = "reserves_snapshot_refused"
+    title = "Snapshot refused"
+
+    def __init__(
+        self, message: str, *, rows: list[RowProblem] | None = None, total: int = 0, **params: Any
+    ) -> None:
+        self.rows = rows or []
+        self.total = max(total, len(self.rows))
+        super().__init__(message, **params)
+
+    def render(self, translate: Any = None) -> str:
+        lines = [super().render(translate), *(f"  {row.describe()}" for row in self.rows)]
+        if self.total > len(self.rows):
+            lines.append(f"  ... and {self.total - len(self.rows)} more")
+        return "\n".join(lines)
+
+
+class BuildError(InvalidInput):
+    code = "reserves_build_failed"
+    title = "Build failed"

@@ -1,0 +1,254 @@
+"""The published files (root, manifest) and the per-account proof files.
+
+A proof file (``"format": "hashdesk-por/1"``):
+
+    {
+      "format": "hashdesk-por/1",
+      "assets": [{"symbol": "BTC", "decimals": 8}, ...],        order = order inside every hash
+      "account": {"id": "u-1001", "salt": hex, "hash": hex},   hash = SHA-256(salt ‖ id)
+      "nonce": hex (16 bytes),
+      "balances": {"BTC": "0.50000000", ...},                  decimals, exact
+      "leaf": {"index": 5, "count": 1000, "hash": hex},
+      "path": [{"position": "left"|"right", "hash": hex, "sums": {"BTC": "..."}}, ...],
+      "root": {"hash": hex, "sums": {"BTC": "...", ...}}
+    }
+
+``position`` is the side the sibling sits on; the path runs from the leaf up to the root.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hashdesk.reserves.tree import (
+    HASH_SIZE,
+    NONCE_SIZE,
+    Asset,
+    LevelStore,
+    Progress,
+    level_sizes,
+    sibling_positions,
+)
+
+if TYPE_CHECKING:
+    from hashdesk.reserves.build import Manifest
+
+FORMAT = "hashdesk-por/1"
+GROUP_SPAN = 4096  # leaves whose proofs are written from one read of each level
+
+
+def format_amount(units: int, decimals: int) -> str:
+    """Smallest units → the canonical decimal string (always ``decimals`` fractional digits)."""
+    if decimals == 0:
+        return str(units)
+    whole, fraction = divmod(units, 10**decimals)
+    return f"{whole}.{fraction:0{decimals}d}"
+
+
+def proof_path(out: Path, account_hash: bytes) -> Path:
+    name = account_hash.hex()
+    return out / "proofs" / name[:2] / f"{name}.json"
+
+
+def write_publication(
+    out: Path,
+    manifest: Manifest,
+    root_hash: bytes,
+    totals: dict[str, str],
+    leaf_count: int,
+    depth: int,
+    source: str,
+) -> None:
+    from hashdesk.reserves.build import build_time
+
+    assets = [{"symbol": asset.symbol, "decimals": asset.decimals} for asset in manifest.assets]
+    root = {
+        "format": FORMAT,
+        "hash": root_hash.hex(),
+        "totals": totals,
+        "leaf_count": leaf_count,
+        "depth": depth,
+    }
+    published = {
+        "format": FORMAT,
+        "snapshot_time": manifest.snapshot_time,
+        "block_heights": manifest.block_heights,
+        "assets": assets,
+        "root": root_hash.hex(),
+        "leaf_count": leaf_count,
+        "snapshot_file": source,
+        "built_at": build_time(),
+    }
+    _write_json(out / "root.json", root)
+    _write_json(out / "manifest.json", published)
+
+
+def _write_json(path: Path, document: Any) -> None:
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+class TreeReader:
+    """Random and ranged access to a built folder's private files."""
+
+    def __init__(self, out: Path) -> None:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        root = json.loads((out / "root.json").read_text(encoding="utf-8"))
+        self.out = out
+        self.assets = [Asset(item["symbol"], item["decimals"]) for item in manifest["assets"]]
+        self.leaf_count = int(root["leaf_count"])
+        self.root = root
+        self.folder = out / "private" / "tree"
+        self.salt = bytes.fromhex(
+            (out / "private" / "salt.hex").read_text(encoding="ascii").strip()
+        )
+        self.store = LevelStore(self.folder, len(self.assets))
+        self.sizes = level_sizes(self.leaf_count)
+        self.offsets = np.fromfile(self.folder / "ids.offsets", dtype=np.uint64)
+
+    def _slice(self, name: str, width: int, start: int, stop: int) -> bytes:
+        return self.store.read_bytes(name, start * width, (stop - start) * width)
+
+    def ids(self, start: int, stop: int) -> list[str]:
+        first, last = int(self.offsets[start]), int(self.offsets[stop])
+        return (
+            self.store.read_bytes("ids.txt", first, last - first).decode("utf-8").split("\n")[:-1]
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    def proofs(self, start: int, stop: int, wanted: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """Proof documents of the ``wanted`` leaves, all inside ``start:stop``."""
+        ids = self.ids(start, stop)
+        accounts = self._slice("accounts.bin", HASH_SIZE, start, stop)
+        nonces = self._slice("nonces.bin", NONCE_SIZE, start, stop)
+        levels = []
+        for level, size in enumerate(self.sizes[:-1]):
+            low = (start >> level) & ~1
+            high = min(((stop - 1) >> level) | 1, size - 1) + 1
+            levels.append(
+                (
+                    low,
+                    self.store.read_hashes(level, low, high),
+                    self.store.read_sums(level, low, high),
+                )
+            )
+        for index in wanted:
+            offset = index - start
+            account = accounts[offset * HASH_SIZE : (offset + 1) * HASH_SIZE]
+            path = []
+            for level, side in sibling_positions(index, self.leaf_count):
+                low, hashes, sums = levels[level]
+                sibling = ((index >> level) ^ 1) - low
+                path.append(
+                    {
+                        "position": side,
+                        "hash": hashes[sibling].tobytes().hex(),
+                        "sums": self._amounts(sums[sibling]),
+                    }
+                )
+            leaf_sums = (
+                levels[0][2][index - levels[0][0]]
+                if levels
+                else self.store.read_sums(0, index, index + 1)[0]
+            )
+            leaf_hash = (
+                levels[0][1][index - levels[0][0]]
+                if levels
+                else self.store.read_hashes(0, index, index + 1)[0]
+            )
+            yield {
+                "format": FORMAT,
+                "assets": [
+                    {"symbol": asset.symbol, "decimals": asset.decimals} for asset in self.assets
+                ],
+                "account": {"id": ids[offset], "salt": self.salt.hex(), "hash": account.hex()},
+                "nonce": nonces[offset * NONCE_SIZE : (offset + 1) * NONCE_SIZE].hex(),
+                "balances": self._amounts(leaf_sums),
+                "leaf": {
+                    "index": index,
+                    "count": self.leaf_count,
+                    "hash": leaf_hash.tobytes().hex(),
+                },
+                "path": path,
+                "root": {"hash": self.root["hash"], "sums": self.root["totals"]},
+            }
+
+    def _amounts(self, words: Any) -> dict[str, str]:
+        return {
+            asset.symbol: format_amount((int(high) << 64) | int(low), asset.decimals)
+            for asset, (high, low) in zip(self.assets, words, strict=True)
+        }
+
+
+def write_proofs(out: Path, indices: Iterable[int], progress: Progress | None = None) -> int:
+    """Write the proof file of each leaf in ``indices`` (ascending); returns how many."""
+    reader = TreeReader(out)
+    chosen = indices if isinstance(indices, range) else list(indices)
+    try:
+        return _write_groups(out, reader, chosen, progress)
+    finally:
+        reader.close()
+
+
+def _write_groups(
+    out: Path, reader: TreeReader, chosen: range | list[int], progress: Progress | None
+) -> int:
+    written, made = 0, set()
+    for start, stop, wanted in _groups(chosen):
+        for document in reader.proofs(start, stop, wanted):
+            path = proof_path(out, bytes.fromhex(document["account"]["hash"]))
+            if path.parent.name not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent.name)
+            # Compact: the C encoder is several times faster than an indented dump, which
+            # matters for millions of files (a browser or ``jq`` indents them for reading).
+            path.write_text(json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8")
+            written += 1
+        if progress is not None:
+            progress("proofs", written, len(chosen))
+    return written
+
+
+def proof_for_account(out: Path, account_id: str) -> dict[str, Any] | None:
+    """The proof document of ``account_id`` read back from a built folder (None if absent)."""
+    from hashdesk.reserves.tree import account_hash
+
+    reader = TreeReader(out)
+    try:
+        index = _find_account(reader, account_hash(reader.salt, account_id))
+        return None if index is None else next(reader.proofs(index, index + 1, [index]))
+    finally:
+        reader.close()
+
+
+def _find_account(reader: TreeReader, wanted: bytes) -> int | None:
+    """Scan the account hashes a million at a time (they are in snapshot order, not sorted)."""
+    target = np.frombuffer(wanted, np.uint8)
+    step = 1 << 20
+    for start in range(0, reader.leaf_count, step):
+        stop = min(start + step, reader.leaf_count)
+        rows = np.frombuffer(
+            reader._slice("accounts.bin", HASH_SIZE, start, stop), np.uint8
+        ).reshape(-1, HASH_SIZE)
+        matches = np.flatnonzero((rows == target).all(axis=1))
+        if len(matches):
+            return start + int(matches[0])
+    return None
+
+
+def _groups(indices: Iterable[int]) -> Iterator[tuple[int, int, list[int]]]:
+    """Consecutive runs of ascending leaf indices spanning at most GROUP_SPAN leaves."""
+    group: list[int] = []
+    for index in indices:
+        if group and index - group[0] >= GROUP_SPAN:
+            yield group[0], group[-1] + 1, group
+            group = []
+        group.append(index)
+    if group:
+        yield group[0], group[-1] + 1, group
