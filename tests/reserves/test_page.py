@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
 
 from hashdesk.app import create_app
-from hashdesk.reserves import pages
 from hashdesk.runtime import Runtime
 from tests.conftest import free_port
 from tests.e2e import test_browser as browser
@@ -26,15 +24,8 @@ from .helpers import build, proofs
 chromium = browser.chromium
 
 
-def _with_page(app: FastAPI) -> FastAPI:
-    # Until the app factory lists the reserves domain, mount its page router here.
-    if not any(getattr(route, "path", "") == "/reserves/verify.js" for route in app.routes):
-        app.include_router(pages.router)
-    return app
-
-
 def test_the_page_and_its_script_are_served(runtime: Runtime) -> None:
-    with TestClient(_with_page(create_app(runtime.settings, runtime))) as client:
+    with TestClient(create_app(runtime.settings, runtime)) as client:
         root = "ab" * 32
         page = client.get(f"/hc/fr/proof-of-reserves?root={root}")
         assert page.status_code == 200 and f'value="{root}"' in page.text
@@ -51,7 +42,7 @@ def served(runtime: Runtime) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            _with_page(create_app(runtime.settings, runtime)),
+            create_app(runtime.settings, runtime),
             host="127.0.0.1",
             port=port,
             log_level="warning",
