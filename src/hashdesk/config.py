@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     run_outbox_worker: bool = True
     cookie_secure: bool = False
+    triage_model_dir: Path | None = Field(
+        default=None,
+        description="model trained by 'hashdesk triage train'; predicts the category of new "
+        "chats and tickets (none: no prediction)",
+    )
 
     @property
     def is_sqlite(self) -> bool:

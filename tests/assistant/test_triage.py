@@ -1,0 +1,325 @@
+"""The triage classifier: training files, the command contract, abstention and the oos class.
+
+The models here train on real Banking77 rows (a dozen intents, a few seconds with MiniLM), so
+the accuracy assertions measure a real classifier, not a fixture.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hashdesk.assistant.triage import (
+    Classifier,
+    ModelError,
+    TrainingDataError,
+    TrainingOptions,
+    parse_examples,
+    predict_category,
+    read_examples,
+    train,
+)
+from hashdesk.assistant.triage.data import Examples, stratified_split
+from hashdesk.assistant.triage.demo_examples import demo_examples, train_demo_model
+from hashdesk.assistant.triage.features import FeatureSettings
+from hashdesk.assistant.triage.training import ThresholdOutcome, choose_threshold
+from hashdesk.cli import main
+from hashdesk.config import get_settings
+from hashdesk.tickets.labels import DEFAULT_CATEGORIES
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+INTENTS = ("card_arrival", "lost_or_stolen_card", "exchange_rate", "pending_top_up",
+           "passcode_forgotten", "wrong_exchange_rate_for_cash_withdrawal", "card_linking",
+           "beneficiary_not_allowed", "top_up_failed", "change_pin")  # fmt: skip
+NO_ENCODER = TrainingOptions(features=FeatureSettings(encoder=None))
+
+
+def _rows(path: Path, delimiter: str) -> list[tuple[str, str]]:
+    if not path.is_file():
+        if os.environ.get("HASHDESK_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{path} is missing")
+        pytest.skip(f"{path} is missing (the development data sets live beside the checkout)")
+    with path.open(encoding="utf-8", newline="") as file:
+        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+        reader = csv.reader(file, delimiter=delimiter, quoting=quoting)
+        next(reader)
+        return [(row[0], row[1]) for row in reader]
+
+
+def _split(rows: list[tuple[str, str]], per_label: int, test_per_label: int, seed: int = 0) -> tuple[
+    list[tuple[str, str]], list[tuple[str, str]]
+]:  # fmt: skip
+    by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_label[row[1]].append(row)
+    generator = random.Random(seed)
+    train_rows, test_rows = [], []
+    for label in sorted(by_label):
+        group = by_label[label]
+        generator.shuffle(group)
+        train_rows += group[:per_label]
+        test_rows += group[per_label : per_label + test_per_label]
+    return train_rows, test_rows
+
+
+@pytest.fixture(scope="module")
+def banking() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    rows = [r for r in _rows(SHARED_DATA / "banking77" / "train.csv", ",") if r[1] in INTENTS]
+    return _split(rows, per_label=40, test_per_label=20)
+
+
+def _write_csv(
+    path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("text", "category")
+) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _write_tsv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    lines = ["text\tlabel", *(f"{text}\t{label}" for text, label in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(
+    tmp_path_factory: pytest.TempPathFactory,
+    banking: tuple[list[tuple[str, str]], list[tuple[str, str]]],
+) -> Path:
+    """A MiniLM model trained once for the module through the real command."""
+    folder = tmp_path_factory.mktemp("triage")
+    data = _write_csv(folder / "train.csv", banking[0])
+    result = CliRunner().invoke(
+        main, ["triage", "train", "--data", str(data), "--model", str(folder / "model")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "validation accuracy" in result.stdout
+    assert "embedded" in result.stderr  # progress goes to stderr, the report to stdout
+    return folder / "model"
+
+
+# --- training files --------------------------------------------------------------------------
+
+
+def test_csv_needs_a_real_parser_for_quoted_commas_and_newlines() -> None:
+    examples = parse_examples(
+        'text,category\n"Hi, my card, the new one, never came",card_arrival\n'
+        '"two\nlines",change_pin\nplain,change_pin\n"",change_pin\n'
+    )
+    assert examples.skipped == 1
+    assert examples.texts == ["Hi, my card, the new one, never came", "two\nlines", "plain"]
+    assert examples.labels == ["card_arrival", "change_pin", "change_pin"]
+
+
+def test_tsv_keeps_quotes_as_characters_and_ignores_extra_columns() -> None:
+    examples = parse_examples(
+        'text\tlabel\textra\nthe "new" card?\tcard_arrival\tx\npin\tchange_pin\n'
+    )
+    assert examples.texts == ['the "new" card?', "pin"]
+    assert examples.labels == ["card_arrival", "change_pin"]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("", "is empty"),
+        ("   \n", "is empty"),
+        ("text,label\na,b\n", "header 'text,category'"),
+        ("sentence\tcategory\na\tb\n", "header"),
+        ("text,category\n", "no examples"),
+        ("text,category\njust a text\n", "missing the category column"),
+        ("text\tlabel\njust a text\n", "missing the label column"),
+        ("text,category\nhello,\n", "empty category"),
+        ("text,category\na,only\nb,only\n", "at least two categories"),
+        ("text,category\na,oos\nb,only\n", "at least two categories"),
+    ],
+)
+def test_bad_training_data_is_refused_naming_the_problem(content: str, problem: str) -> None:
+    with pytest.raises(TrainingDataError, match=problem):
+        parse_examples(content)
+
+
+def test_unreadable_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(TrainingDataError, match="no such file"):
+        read_examples(tmp_path / "missing.csv")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"text,category\n\xff\xfe\x00bad,x\n")
+    with pytest.raises(TrainingDataError, match="not UTF-8"):
+        read_examples(binary)
+
+
+def test_the_split_is_stratified_and_seeded() -> None:
+    examples = Examples([f"t{i}" for i in range(100)], ["a"] * 60 + ["b"] * 38 + ["c"] * 2)
+    training, validation = stratified_split(examples, 0.2, seed=1)
+    assert Counter(examples.labels[i] for i in validation) == {"a": 12, "b": 8}  # c: too few
+    assert sorted(training + validation) == list(range(100))
+    assert stratified_split(examples, 0.2, seed=1) == (training, validation)
+    assert stratified_split(examples, 0.2, seed=2) != (training, validation)
+
+
+def test_threshold_answers_the_most_within_targets_else_keeps_oos_out() -> None:
+    outcomes = [
+        ThresholdOutcome(threshold=0.1, coverage=0.95, precision=0.90, oos=0.20),
+        ThresholdOutcome(threshold=0.5, coverage=0.85, precision=0.95, oos=0.04),
+        ThresholdOutcome(threshold=0.7, coverage=0.80, precision=0.97, oos=0.02),
+        ThresholdOutcome(threshold=0.9, coverage=0.60, precision=0.99, oos=0.01),
+    ]
+    assert choose_threshold(outcomes, 0.97, 0.05) == (outcomes[2], True)
+    assert choose_threshold(outcomes, 0.995, 0.05) == (outcomes[1], False)
+    no_oos = [ThresholdOutcome(o.threshold, o.coverage, o.precision, 0.0) for o in outcomes]
+    assert choose_threshold(no_oos, 0.995, 0.05) == (no_oos[3], False)
+    assert choose_threshold(no_oos, 0.0, 0.05) == (no_oos[0], True)
+
+
+# --- the commands ----------------------------------------------------------------------------
+
+
+def test_trained_model_predicts_held_out_banking_questions(
+    trained: Path, banking: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+) -> None:
+    classifier = Classifier.load(trained)
+    test_rows = banking[1]
+    predictions = classifier.predict([text for text, _ in test_rows])
+    right = sum(p.label == gold for p, (_, gold) in zip(predictions, test_rows, strict=True))
+    assert right / len(test_rows) >= 0.85
+    assert all(0.0 <= p.confidence <= 1.0 for p in predictions)
+    manifest = json.loads((trained / "manifest.json").read_text())
+    assert manifest["labels"] == sorted(INTENTS)
+    assert manifest["encoder"] == "minilm"
+    assert 0.0 <= manifest["threshold"] <= 1.0
+
+
+def test_predict_streams_one_json_object_per_line(trained: Path) -> None:
+    lines = "my card still hasn't arrived, where is it?\n\nI forgot my passcode\n"
+    result = CliRunner().invoke(main, ["triage", "predict", "--model", str(trained)], input=lines)
+    assert result.exit_code == 0, result.output
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [set(a) for a in answers] == [{"label", "confidence"}] * 3
+    assert answers[0]["label"] == "card_arrival"
+    assert answers[1] == {"label": None, "confidence": 0.0}
+    assert answers[2]["label"] == "passcode_forgotten"
+
+
+def test_tsv_training_with_oos_never_outputs_oos_and_abstains_on_it(tmp_path: Path) -> None:
+    folder = SHARED_DATA / "banking77_oos"
+    in_scope, _ = _split([r for r in _rows(folder / "train.tsv", "\t") if r[1] in INTENTS], 40, 0)
+    oos = _rows(folder / "id_oos_train.tsv", "\t")
+    random.Random(3).shuffle(oos)
+    data = _write_tsv(tmp_path / "train.tsv", in_scope + oos[:200])
+    result = CliRunner().invoke(
+        main, ["triage", "train", "--data", str(data), "--model", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "oos answered" in result.stdout
+    classifier = Classifier.load(tmp_path / "m")
+    assert "oos" not in classifier.labels
+    id_oos = [text for text, _ in _rows(folder / "id_oos_valid.tsv", "\t")][::5]
+    ood_oos = [text for text, _ in _rows(folder / "ood_oos_valid.tsv", "\t")][::4]
+    strangers = classifier.predict(id_oos + ood_oos)
+    assert all(p.label != "oos" for p in strangers)
+    assert sum(p.label is None for p in strangers) / len(strangers) >= 0.7
+    valid, _ = _split([r for r in _rows(folder / "valid.tsv", "\t") if r[1] in INTENTS], 15, 0)
+    answered = [(p.label, gold) for p, (_, gold) in
+                zip(classifier.predict([t for t, _ in valid]), valid, strict=True) if p.label]  # fmt: skip
+    assert len(answered) / len(valid) >= 0.5
+    assert sum(label == gold for label, gold in answered) / len(answered) >= 0.9
+
+
+def test_a_precision_target_makes_it_abstain(tmp_path: Path) -> None:
+    examples = demo_examples()
+    options = TrainingOptions(features=FeatureSettings(encoder=None), min_precision=1.0)
+    classifier, report = train(examples, tmp_path / "m", options)
+    assert report.threshold > 0.0
+    assert report.coverage < 1.0
+    unsure = classifier.predict(["something about the thing"])[0]
+    assert unsure.label is None and 0.0 <= unsure.confidence < classifier.threshold
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "is empty"),
+        ("text,category\nonly one,card_arrival\nanother,card_arrival\n", "at least two categories"),
+        ("words,category\na,b\n", "header"),
+    ],
+)
+def test_train_command_reports_bad_data_without_traceback(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["triage", "train", "--data", str(data), "--model", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 1
+    assert "Cannot train" in result.output and message in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_predict_refuses_a_missing_or_corrupt_model(tmp_path: Path, trained: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["triage", "predict", "--model", str(tmp_path / "nothing")], input="hi\n"
+    )
+    assert result.exit_code == 1 and "no such model directory" in result.output
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("manifest.json", "vocabulary.json", "arrays.npz"):
+        (broken / name).write_bytes((trained / name).read_bytes())
+    (broken / "arrays.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match=r"arrays\.npz: unreadable"):
+        Classifier.load(broken)
+    (broken / "manifest.json").write_text("{", encoding="utf-8")
+    result = runner.invoke(main, ["triage", "predict", "--model", str(broken)], input="hi\n")
+    assert result.exit_code == 1 and "manifest.json: unreadable" in result.output
+    (broken / "manifest.json").unlink()
+    with pytest.raises(ModelError, match=r"manifest\.json is missing"):
+        Classifier.load(broken)
+
+
+# --- the product -----------------------------------------------------------------------------
+
+
+def test_predict_category_uses_the_configured_model(
+    trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HASHDESK_TRIAGE_MODEL_DIR", raising=False)
+    get_settings.cache_clear()
+    assert predict_category("my card never arrived") is None
+    monkeypatch.setenv("HASHDESK_TRIAGE_MODEL_DIR", str(trained))
+    get_settings.cache_clear()
+    try:
+        prediction = predict_category("my card never arrived")
+        assert prediction is not None and prediction.label == "card_arrival"
+    finally:
+        get_settings.cache_clear()
+
+
+def test_demo_examples_cover_every_ticket_category() -> None:
+    examples = demo_examples()
+    counts = Counter(examples.labels)
+    slugs = {category[0] for category in DEFAULT_CATEGORIES}
+    assert set(counts) == slugs | {"oos"}
+    assert min(counts.values()) >= 40
+    assert len(set(examples.texts)) == len(examples.texts)
+
+
+def test_demo_model_sorts_trader_messages(tmp_path: Path) -> None:
+    report = train_demo_model(tmp_path / "triage")
+    classifier = Classifier.load(tmp_path / "triage")
+    assert report.accuracy >= 0.8
+    guesses = classifier.predict([
+        "I deposited USDT on TRC20 an hour ago and it's not in my balance",
+        "my authenticator app is gone after I reset my phone, can't sign in",
+    ])  # fmt: skip
+    assert [g.label for g in guesses] == ["deposit", "login_2fa"]
