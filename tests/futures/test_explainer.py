@@ -372,8 +372,12 @@ def test_sentences_are_rendered_through_the_catalog() -> None:
     assert first == "Liquidiert um 2026-03-01 08:00:01.000 UTC bei 57000 (Linie 57286.432)."
     broken = result.sentences[0].render(lambda message: "{nonsense}")
     assert broken.startswith("The long position was liquidated")  # falls back to English
-    # Catalogs without these strings yet (the lead translates them): English, not an error.
-    assert render_sentences(result.sentences, "de") == render_sentences(result.sentences, "en")
+    # The shipped catalogs translate them, with every value in its place.
+    german_text, english_text = (
+        render_sentences(result.sentences, locale) for locale in ("de", "en")
+    )
+    assert german_text != english_text
+    assert "57000" in german_text[0]
 
 
 def test_long_series_are_thinned_for_the_chart_but_keep_the_extremes() -> None:
