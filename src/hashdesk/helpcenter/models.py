@@ -116,3 +116,41 @@ class ArticleVote(Base):
     helpful: Mapped[bool]
     reason: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HelpImage(Base):
+    """An image uploaded for a visual tutorial. Rows are never changed after upload, so the
+    address that serves one may be cached for good."""
+
+    __tablename__ = "help_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RelatedArticle(Base):
+    """One entry of an article's ordered "Related articles" list, chosen by an agent."""
+
+    __tablename__ = "help_related_articles"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("help_articles.id"), primary_key=True)
+    related_id: Mapped[int] = mapped_column(ForeignKey("help_articles.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class ImportedId(Base):
+    """Which of our rows an id from another help desk became, so a second import of the same
+    export updates the same articles instead of creating copies."""
+
+    __tablename__ = "help_imported_ids"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    local_id: Mapped[int]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,12 +18,15 @@ from hashdesk.core.auth import Principal
 from hashdesk.core.errors import NotFound
 from hashdesk.core.i18n import LOCALES, match_locale
 from hashdesk.core.ratelimit import ARTICLE_VOTE, hit_limit
-from hashdesk.helpcenter import actions, queries
+from hashdesk.helpcenter import actions, editor, queries
+from hashdesk.helpcenter import routes as search_routes
 from hashdesk.helpcenter.markdown import render_markdown
+from hashdesk.helpcenter.search import get_search_index
 from hashdesk.web.deps import (
     DbSession,
     MaybePrincipal,
     RateLimiterDep,
+    RuntimeDep,
     client_address,
     require_csrf,
 )
@@ -97,6 +101,7 @@ def article_page(
         "article": article,
         "translation": translation,
         "html": render_markdown(translation.body),
+        "related": queries.list_related_for_reader(session, principal, article, locale),
         "voted": request.query_params.get("voted") == "1",
         "vote_url": f"/hc/{locale}/articles/{article_id}/votes",
         "home_url": f"/hc/{locale}",
@@ -115,3 +120,31 @@ def vote(
                        form.text("reason"))  # fmt: skip
     _, translation = queries.access_article(session, principal, article_id, locale)
     return redirect(article_url(locale, article_id, translation.slug) + "?voted=1#feedback")
+
+
+router.include_router(editor.router)
+
+
+# --- search (hashdesk.helpcenter.search) -----------------------------------------------------
+
+SEARCH_PAGE_SIZE = 20
+
+
+@router.get("/hc/{locale}/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, locale: str, runtime: RuntimeDep, principal: MaybePrincipal,
+    limiter: RateLimiterDep, q: str = "",
+) -> Response:  # fmt: skip
+    """Search results in the reader's language (fallback translations marked as such)."""
+    if canonical := _canonical_locale(locale):
+        return redirect(f"/hc/{canonical}/search?{urlencode({'q': q})}")
+    _use_locale(request, locale)
+    text = q.strip()[: search_routes.MAX_QUERY]
+    if text:
+        search_routes.count_search(limiter, request)
+    hits = get_search_index(runtime).search(
+        text, locale, limit=SEARCH_PAGE_SIZE,
+        include_internal=search_routes.sees_internal(principal),
+    ) if text else []  # fmt: skip
+    return render_page(request, "helpcenter/search.html", {"search_query": text, "hits": hits},
+                       principal=principal)  # fmt: skip

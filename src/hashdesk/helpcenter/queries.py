@@ -14,14 +14,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from hashdesk.core.auth import Principal
 from hashdesk.core.errors import NotFound
-from hashdesk.core.i18n import DEFAULT_LOCALE
+from hashdesk.core.i18n import DEFAULT_LOCALE, LOCALES
 from hashdesk.helpcenter.models import (
     Article,
     ArticleTranslation,
     ArticleVersion,
     ArticleVote,
     HelpCategory,
+    HelpImage,
     HelpSection,
+    ImportedId,
+    RelatedArticle,
 )
 
 # Where a locale without its own translation looks next; every chain ends in English.
@@ -145,3 +148,158 @@ def get_section(session: Session, path: str) -> HelpSection | None:
 
 def get_category(session: Session, slug: str) -> HelpCategory | None:
     return session.scalars(select(HelpCategory).where(HelpCategory.slug == slug)).first()
+
+
+# --- the editor -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditorFilter:
+    section: str | None = None
+    locale: str | None = None
+    status: str | None = None
+    internal: bool | None = None
+    missing: str | None = None  # only articles lacking a translation in this locale
+
+
+@dataclass(frozen=True)
+class EditorRow:
+    article: Article
+    title: str
+    translations: dict[str, ArticleTranslation]
+    missing: list[str]
+
+
+def list_editor_articles(session: Session, filters: EditorFilter) -> list[EditorRow]:
+    """Every article an editor may open (drafts and internal ones too), with the locales it
+    still lacks; two queries whatever the number of articles."""
+    rows = []
+    for article in list_all_articles(session):
+        by_locale = {t.locale: t for t in article.translations}
+        if not _matches(article, by_locale, filters):
+            continue
+        source = by_locale.get(article.source_locale) or next(iter(by_locale.values()), None)
+        missing = [code for code in LOCALES if code not in by_locale]
+        rows.append(EditorRow(article, source.title if source else "", by_locale, missing))
+    return rows
+
+
+def _matches(
+    article: Article, by_locale: dict[str, ArticleTranslation], filters: EditorFilter
+) -> bool:
+    if filters.section and article.section.path != filters.section:
+        return False
+    if filters.internal is not None and article.internal != filters.internal:
+        return False
+    if filters.missing and filters.missing in by_locale:
+        return False
+    chosen = [by_locale[filters.locale]] if filters.locale in by_locale else []
+    if filters.locale and not chosen:
+        return False
+    if filters.status:
+        return any(t.status == filters.status for t in (chosen or by_locale.values()))
+    return True
+
+
+def list_sections(session: Session) -> list[HelpSection]:
+    query = select(HelpSection).join(HelpCategory).order_by(HelpCategory.slug, HelpSection.slug)
+    return list(session.scalars(query))
+
+
+def get_version(session: Session, translation_id: int, version: int) -> ArticleVersion | None:
+    query = select(ArticleVersion).where(
+        ArticleVersion.translation_id == translation_id, ArticleVersion.version == version
+    )
+    return session.scalars(query).first()
+
+
+def get_image(session: Session, image_id: int) -> HelpImage | None:
+    return session.get(HelpImage, image_id)
+
+
+def get_image_by_digest(session: Session, sha256: str) -> HelpImage | None:
+    return session.scalars(select(HelpImage).where(HelpImage.sha256 == sha256)).first()
+
+
+def list_images(session: Session, limit: int = 200) -> list[HelpImage]:
+    return list(session.scalars(select(HelpImage).order_by(HelpImage.id.desc()).limit(limit)))
+
+
+# --- related articles -------------------------------------------------------------------------
+
+RELATED_FALLBACK = 3
+
+
+def list_related_ids(session: Session, article_id: int) -> list[int]:
+    query = (
+        select(RelatedArticle.related_id)
+        .where(RelatedArticle.article_id == article_id)
+        .order_by(RelatedArticle.position)
+    )
+    return list(session.scalars(query))
+
+
+def list_related_for_reader(
+    session: Session, principal: Principal | None, article: Article, locale: str
+) -> list[tuple[Article, ArticleTranslation]]:
+    """The related articles a reader may open, each in the reader's language along the
+    fallback chain. When the editors chose none (or none the reader may see), up to three
+    others from the same section stand in."""
+    chosen_ids = list_related_ids(session, article.id)
+    readable = _readable(session, principal, chosen_ids, locale)
+    if readable:
+        return readable
+    query = (
+        select(Article.id)
+        .where(Article.section_id == article.section_id, Article.id != article.id)
+        .order_by(Article.id)
+    )
+    neighbours = list(session.scalars(query))
+    return _readable(session, principal, neighbours, locale)[:RELATED_FALLBACK]
+
+
+def _readable(
+    session: Session, principal: Principal | None, article_ids: list[int], locale: str
+) -> list[tuple[Article, ArticleTranslation]]:
+    if not article_ids:
+        return []
+    query = (
+        select(Article)
+        .where(Article.id.in_(article_ids))
+        .options(selectinload(Article.translations))
+    )
+    by_id = {article.id: article for article in session.scalars(query)}
+    found = []
+    for article_id in article_ids:
+        article = by_id.get(article_id)
+        translation = pick_translation(article, locale) if article else None
+        if article is not None and translation is not None and can_see(article, principal):
+            found.append((article, translation))
+    return found
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+
+def imported_ids(session: Session, source: str, kind: str = "article") -> dict[str, int]:
+    query = select(ImportedId.external_id, ImportedId.local_id).where(
+        ImportedId.source == source, ImportedId.kind == kind
+    )
+    return {external: local for external, local in session.execute(query)}
+
+
+def article_ids(session: Session) -> set[int]:
+    return set(session.scalars(select(Article.id)))
+
+
+def get_articles(session: Session, article_ids: set[int]) -> dict[int, Article]:
+    """The articles with these ids (those that exist), translations loaded, by id."""
+    found: dict[int, Article] = {}
+    ordered = sorted(article_ids)
+    for start in range(0, len(ordered), 500):  # well under every database's bind limit
+        chunk = ordered[start : start + 500]
+        query = (
+            select(Article).where(Article.id.in_(chunk)).options(selectinload(Article.translations))
+        )
+        found.update((article.id, article) for article in session.scalars(query))
+    return found

@@ -22,3 +22,16 @@ class ArticleCreate(TranslationSave):
     internal: bool = False
     # Set by an import, which keeps the ids (and so the addresses) of the help center it moves in.
     id: int | None = Field(default=None, gt=0)
+
+
+class EditorSave(TranslationSave):
+    """The editor's form: one translation's text plus the article's own settings."""
+
+    section: str = Field(pattern=SECTION_PATTERN)
+    internal: bool = False
+
+
+class RelatedSet(BaseModel):
+    """An article's "Related articles", in the order readers see them."""
+
+    related_ids: list[int] = Field(default_factory=list, max_length=10)

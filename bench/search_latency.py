@@ -1,0 +1,230 @@
+"""Help-center search at 20,000 article pages: build time, search and suggest latency, memory.
+
+The pages are generated, deterministically, from the demo help center shipped in the package
+(``src/hashdesk/demo/helpcenter/<locale>/*.md``, real articles in up to 18 locales): each
+variant of a seed article names other assets and networks and borrows a section from another
+article of the same locale, and keeps the seed's translations together as one article, so
+the fallback chain and the multilingual mix are those of the demo content. No database is
+involved: the index is built with ``build_index_from`` from in-memory rows.
+
+Queries are what readers type: two to five words of a title of their locale, sometimes with
+a typo or a synonym ("memo", "2fa", "send out"). Each query is measured once cold (its
+embedding computed) and once again warm (the embedding from the LRU cache); suggestions are
+title prefixes. Latency is wall time of one call in this process, nearest-rank percentiles.
+
+    .venv/bin/python bench/search_latency.py [--pages 20000] [--queries 400] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from hashdesk.helpcenter.actions import slugify
+from hashdesk.helpcenter.search import SearchDocument, SearchIndex, build_index_from
+
+SEEDS = Path(__file__).resolve().parent.parent / "src" / "hashdesk" / "demo" / "helpcenter"
+ASSETS = ["BTC", "ETH", "USDT", "USDC", "SOL", "XRP", "TRX", "BNB", "DOGE", "ADA", "TON",
+          "LTC", "DOT", "AVAX", "MATIC", "ARB", "OP", "ATOM", "NEAR", "APT"]  # fmt: skip
+NETWORKS = ["ERC20", "TRC20", "BEP20", "Solana", "Arbitrum One", "Optimism", "Polygon",
+            "TON", "Avalanche C-Chain", "Bitcoin", "Lightning"]  # fmt: skip
+SYNONYM_QUERIES = ["memo", "2fa reset", "send out usdt", "kyc", "liquidated", "api key",
+                   "tether withdrawal", "google authenticator lost phone", "destination tag",
+                   "withdrawl pending", "passwrod reset", "deposit not arrived"]  # fmt: skip
+FRONT_MATTER = re.compile(r"^---\n(.*?)\n---\n(.*)$", re.DOTALL)
+SECTION = re.compile(r"\n(?=## )")
+
+
+@dataclass(frozen=True)
+class Seed:
+    article_id: int
+    locale: str
+    title: str
+    body: str
+    tags: tuple[str, ...]
+
+
+def load_seeds() -> list[Seed]:
+    seeds = []
+    for path in sorted(SEEDS.glob("*/*.md")):
+        match = FRONT_MATTER.match(path.read_text(encoding="utf-8"))
+        if match is None:
+            continue
+        meta = yaml.safe_load(match.group(1))
+        article_id = meta.get("id", meta.get("translation_of"))
+        seeds.append(Seed(int(article_id), str(meta.get("locale", path.parent.name)),
+                          str(meta["title"]), match.group(2), tuple(meta.get("tags") or ())))  # fmt: skip
+    return seeds
+
+
+def generate(pages: int, seed: int = 20261127) -> list[SearchDocument]:
+    """``pages`` translations: variant v of seed article a is article v * 10_000 + a, in the
+    seed's locale; its body swaps assets and networks and borrows a section of another
+    article of that locale."""
+    rng = random.Random(seed)
+    seeds = load_seeds()
+    by_locale: dict[str, list[Seed]] = defaultdict(list)
+    for item in seeds:
+        by_locale[item.locale].append(item)
+    documents: list[SearchDocument] = []
+    variant = 0
+    while len(documents) < pages:
+        asset, network = ASSETS[variant % len(ASSETS)], NETWORKS[variant % len(NETWORKS)]
+        for item in seeds:
+            if len(documents) == pages:
+                break
+            donor = rng.choice(by_locale[item.locale])
+            borrowed = rng.choice(SECTION.split(donor.body))
+            body = _swap(f"{item.body}\n\n{borrowed}", asset, network)
+            title = (
+                item.title
+                if variant == 0
+                else f"{_swap(item.title, asset, network)} ({asset}, {network})"
+            )
+            documents.append(SearchDocument(
+                article_id=variant * 10_000 + item.article_id, locale=item.locale,
+                title=title[:200], slug=slugify(title), body=body,
+                tags=(*item.tags, asset.lower()), internal=rng.random() < 0.03,
+            ))  # fmt: skip
+        variant += 1
+    return documents
+
+
+def _swap(text: str, asset: str, network: str) -> str:
+    text = re.sub(r"\bUSDT\b", asset, text)
+    return re.sub(r"\b(ERC20|TRC20|BEP20)\b", network, text)
+
+
+def make_queries(
+    documents: list[SearchDocument], count: int, seed: int = 7
+) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    titled: dict[str, list[SearchDocument]] = defaultdict(list)
+    for doc in documents:
+        if doc.article_id < 10_000:  # the seeds' own titles
+            titled[doc.locale].append(doc)
+    locales = sorted(titled)
+    queries: list[tuple[str, str]] = []
+    while len(queries) < count:
+        if rng.random() < 0.15:
+            queries.append((rng.choice(SYNONYM_QUERIES), "en"))
+            continue
+        doc = rng.choice(titled[rng.choice(locales)])  # every locale equally often
+        words = doc.title.split()
+        if len(words) <= 2:
+            text = doc.title
+        else:
+            start = rng.randrange(0, max(1, len(words) - 2))
+            text = " ".join(words[start : start + rng.randint(2, 5)])
+        if rng.random() < 0.2 and len(text) > 6:
+            position = rng.randrange(1, len(text) - 1)
+            text = text[:position] + text[position + 1 :]  # a dropped letter
+        queries.append((text, doc.locale))
+    return queries
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
+
+
+def timed(call: object, *args: object, **kwargs: object) -> float:
+    started = time.perf_counter()
+    call(*args, **kwargs)  # type: ignore[operator]
+    return (time.perf_counter() - started) * 1000
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(percentile(values, 0.5), 2), "p95_ms": round(percentile(values, 0.95), 2),
+            "p99_ms": round(percentile(values, 0.99), 2), "n": len(values)}  # fmt: skip
+
+
+def measure(index: SearchIndex, queries: list[tuple[str, str]]) -> dict[str, object]:
+    cold = [timed(index.search, text, locale, limit=10) for text, locale in queries]
+    warm = [timed(index.search, text, locale, limit=10) for text, locale in queries]
+    english = [ms for ms, (_, locale) in zip(cold, queries, strict=True) if locale == "en"]
+    other = [ms for ms, (_, locale) in zip(cold, queries, strict=True) if locale != "en"]
+    prefixes = []
+    for text, locale in queries:
+        for cut in (2, 4, 7):
+            if len(text) > cut:
+                prefixes.append((text[:cut], locale))
+    suggest = [timed(index.suggest, text, locale, limit=8) for text, locale in prefixes]
+    return {
+        "search_cold": summary(cold),
+        "search_cold_en_minilm": summary(english),
+        "search_cold_other_e5": summary(other),
+        "search_warm_cache": summary(warm),
+        "suggest": summary(suggest),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=20_000)
+    parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--no-vectors", action="store_true",
+                        help="index words only: the lexical path's share of the latency")  # fmt: skip
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    documents = generate(args.pages)
+    generated = time.perf_counter() - started
+    locales = defaultdict(int)
+    for doc in documents:
+        locales[doc.locale] += 1
+    queries = make_queries(documents, args.queries)
+    one_page = documents[0]
+    before = rss_mb()
+    started = time.perf_counter()
+    if args.no_vectors:
+        index = SearchIndex()
+        index.add_documents(documents, embed=False)
+    else:
+        index = build_index_from(documents)
+    del documents[1:]  # what stays resident is the index's own copy
+    build = time.perf_counter() - started
+    report: dict[str, object] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+                   f"load average {os.getloadavg()[0]:.1f} at the end",
+        "vectors": not args.no_vectors,
+        "pages": len(index),
+        "pages_per_locale": dict(sorted(locales.items())),
+        "generate_seconds": round(generated, 1),
+        "build_seconds": round(build, 1),
+        "rss_mb_before_build": round(before, 1),
+        "rss_mb_after_build": round(rss_mb(), 1),
+    }  # fmt: skip
+    report.update(measure(index, queries))
+    report["rss_mb_after_queries"] = round(rss_mb(), 1)
+    started = time.perf_counter()
+    index.add_documents([one_page])  # one re-indexed page: what a publish costs a node
+    report["reindex_one_page_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

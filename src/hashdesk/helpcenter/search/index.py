@@ -1,0 +1,471 @@
+"""The search index: documents, their analysed terms and vectors, and immutable snapshots.
+
+Writers (a build, a refresh after an event, the embedding worker) change the documents under
+a lock and publish a new ``Snapshot``; readers take the current snapshot once and never
+lock, so a search never waits for an update and never sees half of one.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from hashdesk.core.embeddings import EncoderName, Vectors
+from hashdesk.helpcenter.queries import fallback_chain
+from hashdesk.helpcenter.search.analysis import HAS_NGRAM_SCRIPT, Term, analyzer_for
+from hashdesk.helpcenter.search.documents import (
+    SearchDocument,
+    clip,
+    plain_text,
+)
+from hashdesk.helpcenter.search.fusion import DEFAULT_FUSION, Fusion, fuse
+from hashdesk.helpcenter.search.lexical import (
+    FIELD_WEIGHTS,
+    SUGGEST_WEIGHTS,
+    AnalysedDoc,
+    Postings,
+    Vocabulary,
+    analyse_fields,
+    build_postings,
+)
+from hashdesk.helpcenter.search.semantic import (
+    QueryVectors,
+    VectorTable,
+    build_vector_table,
+    embed_passages,
+    encoder_for_reader,
+    encoders_for_document,
+    passages,
+)
+from hashdesk.helpcenter.search.snippets import snippet
+from hashdesk.helpcenter.search.synonyms import expand
+
+Floats = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+
+CANDIDATES = 100  # how deep each ranking is read before fusion
+TYPO_CORRECTION_WEIGHT = 0.8
+PREFIX_EXPANSIONS = 30  # completions of a half-typed word that as-you-type considers
+# Below these cosines an article that shares no word with the query is not a candidate.
+# When no article shares a word with it, the bar is higher: a query of nonsense should find
+# nothing rather than the least unlike page (e5's cosines crowd between 0.75 and 0.9).
+SEMANTIC_FLOOR: dict[str, float] = {"minilm": 0.3, "e5": 0.8}
+SEMANTIC_ALONE_FLOOR: dict[str, float] = {"minilm": 0.45, "e5": 0.86}
+MIN_RELATIVE_SCORE = 0.05  # hits below this share of the best fused score are noise
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article_id: int
+    locale: str  # locale of the translation shown
+    title: str
+    url: str  # /hc/{locale}/articles/{id}-{slug}
+    snippet: str  # short plain-text extract (no Markdown) around the best match, <= 240 chars
+    score: float  # fused, higher is better
+    semantic: float  # cosine similarity of query and article (0..1)
+    lexical: float  # BM25 score normalised to 0..1 within the query
+
+
+@dataclass
+class IndexedDoc:
+    document: SearchDocument
+    plain: str
+    analysed: AnalysedDoc
+    vectors: dict[str, Vectors] = field(default_factory=dict)
+
+    def missing_encoders(self) -> list[EncoderName]:
+        return [
+            name for name in encoders_for_document(self.document.locale) if name not in self.vectors
+        ]
+
+
+@dataclass(frozen=True)
+class RankedArticle:
+    """One ranked article before it becomes a ``SearchHit``."""
+
+    doc: IndexedDoc
+    score: float
+    semantic: float
+    lexical: float
+
+    @property
+    def article_id(self) -> int:
+        return self.doc.document.article_id
+
+
+class Snapshot:
+    """What one search reads: rows of documents, postings, vector tables."""
+
+    def __init__(
+        self, docs: list[IndexedDoc], term_count: int, reuse: Snapshot | None = None
+    ) -> None:
+        self.docs = docs
+        analysed = [doc.analysed for doc in docs]
+        self.postings: Postings
+        self.titles: Postings
+        if reuse is not None:
+            self.postings, self.titles = reuse.postings, reuse.titles
+        else:
+            self.postings = build_postings(analysed, term_count, FIELD_WEIGHTS)
+            self.titles = build_postings(analysed, term_count, SUGGEST_WEIGHTS)
+        self.tables: dict[str, VectorTable] = {
+            name: build_vector_table([doc.vectors.get(name) for doc in docs])
+            for name in ("minilm", "e5")
+        }
+        self._visible: dict[tuple[str, bool], Ints] = {}
+
+    def visible(self, locale: str, include_internal: bool) -> Ints:
+        """One row per article: its translation along ``locale``'s fallback chain."""
+        key = (locale, include_internal)
+        found = self._visible.get(key)
+        if found is None:
+            found = self._visible[key] = self._compute_visible(locale, include_internal)
+        return found
+
+    def _compute_visible(self, locale: str, include_internal: bool) -> Ints:
+        rank = {candidate: position for position, candidate in enumerate(fallback_chain(locale))}
+        best: dict[int, tuple[int, int]] = {}
+        for row, doc in enumerate(self.docs):
+            position = rank.get(doc.document.locale)
+            if position is None or (doc.document.internal and not include_internal):
+                continue
+            known = best.get(doc.document.article_id)
+            if known is None or position < known[0]:
+                best[doc.document.article_id] = (position, row)
+        return np.array(sorted(row for _, row in best.values()), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A query analysed for every analyzer of the reader's fallback chain."""
+
+    weights: dict[int, float]  # term id → weight, over all analyzers
+    terms_by_locale: dict[str, set[str]]  # for snippets
+
+
+class SearchIndex:
+    """Hybrid help-center search; see the package docstring for the public contract."""
+
+    def __init__(self, fusion: Fusion = DEFAULT_FUSION) -> None:
+        self.fusion = fusion
+        self._vocabulary = Vocabulary()
+        self._docs: dict[tuple[int, str], IndexedDoc] = {}
+        self._surfaces: dict[str, dict[str, str]] = {}  # locale → folded word → term
+        self._surface_lists: dict[str, tuple[list[str], list[str]]] = {}
+        self._write = threading.RLock()
+        self._snapshot = Snapshot([], 0)
+        self._queries = QueryVectors()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._snapshot.docs)
+
+    def add_documents(self, documents: Iterable[SearchDocument], *, embed: bool = True) -> None:
+        """Index (or re-index) ``documents``; with ``embed`` their vectors are computed now,
+        otherwise ``embed_pending`` computes them later (searches use words meanwhile)."""
+        self.replace_articles([], documents, embed=embed)
+
+    def replace_articles(
+        self, article_ids: Iterable[int], documents: Iterable[SearchDocument], *, embed: bool = True
+    ) -> None:
+        """Drop every translation of ``article_ids``, then index ``documents``."""
+        with self._write:
+            gone = set(article_ids)
+            previous = {key: doc for key, doc in self._docs.items() if key[0] in gone}
+            for key in previous:
+                del self._docs[key]
+            added = []
+            for document in documents:
+                old = previous.get(document.key) or self._docs.get(document.key)
+                added.append(self._index_document(document, old))
+                self._docs[document.key] = added[-1]
+            if embed:
+                self._embed(added)
+            self._publish(lexical_changed=True)
+
+    def article_ids(self) -> set[int]:
+        return {key[0] for key in self._docs}
+
+    def pending_embeddings(self) -> int:
+        return sum(1 for doc in self._docs.values() if doc.missing_encoders())
+
+    def embed_pending(self, batch: int = 32) -> int:
+        """Compute the vectors of up to ``batch`` documents that lack them; how many."""
+        with self._write:
+            waiting = [doc for doc in self._docs.values() if doc.missing_encoders()][:batch]
+        if not waiting:
+            return 0
+        self._embed(waiting)  # outside the lock: a refresh may go on meanwhile
+        with self._write:
+            self._publish(lexical_changed=False)
+        return len(waiting)
+
+    def _index_document(self, document: SearchDocument, old: IndexedDoc | None) -> IndexedDoc:
+        analyzer = analyzer_for(document.locale)
+        plain = plain_text(document.body)
+        fields = (
+            analyzer.terms(document.title),
+            analyzer.terms(plain),
+            analyzer.terms(" ".join(document.tags)),
+        )
+        surfaces = self._surfaces.setdefault(document.locale, {})
+        before = len(surfaces)
+        for word in analyzer.words(f"{document.title} {plain}"):
+            if len(word) > 1 and word not in surfaces and not HAS_NGRAM_SCRIPT.search(word):
+                surfaces[word] = analyzer.stem(word)
+        if len(surfaces) != before:
+            self._surface_lists.pop(document.locale, None)
+        # The Markdown is not kept: the plain text serves snippets and embeddings, and at
+        # 20,000 pages a second copy of every body is a hundred megabytes.
+        slim = replace(document, body="")
+        indexed = IndexedDoc(slim, plain, analyse_fields(self._vocabulary, fields))
+        if old is not None and (old.document.title, old.plain) == (document.title, plain):
+            indexed.vectors = dict(old.vectors)  # same words, same vectors: no re-embedding
+        return indexed
+
+    def _embed(self, docs: list[IndexedDoc]) -> None:
+        for encoder in ("minilm", "e5"):
+            needing = [doc for doc in docs if encoder in doc.missing_encoders()]
+            texts = [passages(encoder, doc.document.title, doc.plain) for doc in needing]
+            flat = [text for group in texts for text in group]
+            if not flat:
+                continue
+            vectors = embed_passages(encoder, flat)
+            start = 0
+            for doc, group in zip(needing, texts, strict=True):
+                doc.vectors[encoder] = vectors[start : start + len(group)]
+                start += len(group)
+
+    def _publish(self, *, lexical_changed: bool) -> None:
+        docs = list(self._docs.values())
+        previous = self._snapshot
+        reuse = None if lexical_changed or len(previous.docs) != len(docs) else previous
+        self._snapshot = Snapshot(docs, len(self._vocabulary), reuse)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def search(
+        self, query: str, locale: str, *, limit: int = 10, include_internal: bool = False
+    ) -> list[SearchHit]:
+        """The best ``limit`` articles for ``query``, one translation each (see module doc)."""
+        analysed, ranked = self._rank(query, locale, limit, include_internal)
+        return [self._hit(entry, locale, analysed) for entry in ranked]
+
+    def rank(
+        self, query: str, locale: str, *, limit: int = 10, include_internal: bool = False
+    ) -> list[RankedArticle]:
+        """``search`` without snippets or addresses: for callers that only need the order
+        and the scores (the assistant's candidates, benchmarks)."""
+        return self._rank(query, locale, limit, include_internal)[1]
+
+    def _rank(
+        self, query: str, locale: str, limit: int, include_internal: bool
+    ) -> tuple[_Query, list[RankedArticle]]:
+        snapshot = self._snapshot
+        visible = snapshot.visible(locale, include_internal)
+        analysed = self._analyse_query(snapshot, query, locale)
+        if not query.strip() or not len(visible) or limit <= 0:
+            return analysed, []
+        lexical = snapshot.postings.score(analysed.weights)[visible]
+        encoder = encoder_for_reader(locale)
+        semantic = self._semantic(snapshot, encoder, query)[visible]
+        candidates = self._candidates(lexical, semantic, encoder)
+        if not len(candidates):
+            return analysed, []
+        fused = fuse(lexical[candidates], semantic[candidates], self.fusion)
+        best = float(lexical.max())
+        ranked = []
+        for position in np.argsort(-fused, kind="stable")[:limit]:
+            if fused[position] < MIN_RELATIVE_SCORE * float(fused.max()):
+                break
+            candidate = candidates[position]
+            cosine = float(semantic[candidate])
+            ranked.append(RankedArticle(
+                snapshot.docs[int(visible[candidate])], float(fused[position]),
+                0.0 if np.isnan(cosine) else min(max(cosine, 0.0), 1.0),
+                float(lexical[candidate]) / best if best > 0 else 0.0,
+            ))  # fmt: skip
+        return analysed, ranked
+
+    def _semantic(self, snapshot: Snapshot, encoder: EncoderName, query: str) -> Floats:
+        table = snapshot.tables[encoder]
+        if not len(table.rows):
+            return np.full(len(snapshot.docs), np.nan, dtype=np.float32)
+        return table.document_scores(self._queries.get(encoder, query))
+
+    def _candidates(self, lexical: Floats, semantic: Floats, encoder: str) -> Ints:
+        """The best ``CANDIDATES`` by words and by meaning (above the floor), together."""
+        picked = set(_top(lexical, CANDIDATES, minimum=1e-9).tolist())
+        cosine = np.nan_to_num(semantic, nan=-1.0)
+        floor = SEMANTIC_FLOOR[encoder] if picked else SEMANTIC_ALONE_FLOOR[encoder]
+        picked.update(_top(cosine, CANDIDATES, minimum=floor).tolist())
+        return np.array(sorted(picked), dtype=np.int64)
+
+    def _analyse_query(self, snapshot: Snapshot, query: str, locale: str) -> _Query:
+        weights: dict[int, float] = {}
+        by_locale: dict[str, set[str]] = {}
+        for analyzer_locale in fallback_chain(locale):
+            terms = analyzer_for(analyzer_locale).query_terms(query)
+            terms = self._correct_typos(snapshot, analyzer_locale, terms)
+            terms = expand(analyzer_locale, terms)
+            by_locale[analyzer_locale] = {term.text for term in terms}
+            for term in terms:
+                term_id = self._vocabulary.get(term.text)
+                if term_id is not None:
+                    weights[term_id] = max(weights.get(term_id, 0.0), term.weight)
+        return _Query(weights, by_locale)
+
+    def _known(self, snapshot: Snapshot, term: str) -> bool:
+        term_id = self._vocabulary.get(term)
+        return term_id is not None and snapshot.postings.document_frequency(term_id) > 0
+
+    def _correct_typos(self, snapshot: Snapshot, locale: str, terms: list[Term]) -> list[Term]:
+        """Unknown words become the nearest indexed word: one edit away for words of up to
+        five letters, two for longer ones (the most frequent word among equally near ones)."""
+        corrected: list[Term] = []
+        for term in terms:
+            if not term.surface or len(term.surface) < 3 or self._known(snapshot, term.text):
+                corrected.append(term)
+                continue
+            replacement = self._nearest(snapshot, locale, term.surface)
+            corrected.append(
+                Term(replacement, term.surface, term.weight * TYPO_CORRECTION_WEIGHT)
+                if replacement
+                else term
+            )
+        return corrected
+
+    def _nearest(self, snapshot: Snapshot, locale: str, word: str) -> str | None:
+        choices, _ = self._surface_choices(locale)
+        if not choices:
+            return None
+        allowed = 1 if len(word) <= 5 else 2
+        matches = process.extract(
+            word, choices, scorer=Levenshtein.distance, score_cutoff=allowed, limit=8
+        )
+        surfaces = self._surfaces.get(locale, {})
+        ranked = [
+            (distance, -self._frequency(snapshot, surfaces[choice]), surfaces[choice])
+            for choice, distance, _ in matches
+        ]
+        ranked = [entry for entry in ranked if entry[1] < 0]
+        return min(ranked)[2] if ranked else None
+
+    def _frequency(self, snapshot: Snapshot, term: str) -> int:
+        term_id = self._vocabulary.get(term)
+        return 0 if term_id is None else snapshot.postings.document_frequency(term_id)
+
+    def _surface_choices(self, locale: str) -> tuple[list[str], list[str]]:
+        """The locale's indexed words, as a list (typo search) and sorted (prefixes)."""
+        found = self._surface_lists.get(locale)
+        if found is None:
+            with self._write:
+                words = list(self._surfaces.get(locale, {}))
+                found = self._surface_lists[locale] = (words, sorted(words))
+        return found
+
+    def _hit(self, entry: RankedArticle, reader_locale: str, query: _Query) -> SearchHit:
+        document = entry.doc.document
+        terms = query.terms_by_locale.get(document.locale, set())
+        return SearchHit(
+            article_id=document.article_id, locale=document.locale, title=document.title,
+            url=f"/hc/{reader_locale}/articles/{document.article_id}-{document.slug}",
+            snippet=snippet(entry.doc.plain, terms), score=entry.score,
+            semantic=entry.semantic, lexical=entry.lexical,
+        )  # fmt: skip
+
+    # --- as you type -----------------------------------------------------------------------
+
+    def suggest(
+        self, prefix: str, locale: str, *, limit: int = 8, include_internal: bool = False
+    ) -> list[SearchHit]:
+        """Titles that match what has been typed so far, the last word as a prefix."""
+        snapshot = self._snapshot
+        visible = snapshot.visible(locale, include_internal)
+        if not prefix.strip() or not len(visible) or limit <= 0:
+            return []
+        complete, partial = self._suggest_terms(snapshot, prefix, locale)
+        scores = snapshot.titles.score(complete)
+        if partial is not None:
+            scores += self._prefix_scores(snapshot, partial)
+        scores = scores[visible]
+        top = _top(scores, limit, minimum=1e-9)
+        best = float(scores.max()) if len(scores) else 0.0
+        ranked = sorted(
+            top.tolist(),
+            key=lambda i: (-float(scores[i]), len(snapshot.docs[int(visible[i])].document.title)),
+        )
+        hits = []
+        for candidate in ranked:
+            doc = snapshot.docs[int(visible[candidate])]
+            value = float(scores[candidate]) / best if best > 0 else 0.0
+            hits.append(
+                SearchHit(
+                    article_id=doc.document.article_id,
+                    locale=doc.document.locale,
+                    title=doc.document.title,
+                    url=f"/hc/{locale}/articles/{doc.document.article_id}-{doc.document.slug}",
+                    snippet=clip(doc.plain, 120),
+                    score=value,
+                    semantic=0.0,
+                    lexical=value,
+                )
+            )
+        return hits
+
+    def _suggest_terms(
+        self, snapshot: Snapshot, prefix: str, locale: str
+    ) -> tuple[dict[int, float], tuple[str, list[str]] | None]:
+        """Weights of the finished words, and the half-typed last word with the locales
+        whose vocabularies may complete it."""
+        chain = fallback_chain(locale)
+        typing_word = not prefix[-1].isspace()
+        complete: dict[int, float] = {}
+        partial: tuple[str, list[str]] | None = None
+        words = analyzer_for(locale).words(prefix)
+        if typing_word and words and not HAS_NGRAM_SCRIPT.search(words[-1]):
+            partial, words = (words[-1], list(chain)), words[:-1]
+        for analyzer_locale in chain:
+            analyzer = analyzer_for(analyzer_locale)
+            for term in analyzer.query_terms(" ".join(words)):
+                term_id = self._vocabulary.get(term.text)
+                if term_id is not None:
+                    complete[term_id] = max(complete.get(term_id, 0.0), term.weight)
+        return complete, partial
+
+    def _prefix_scores(self, snapshot: Snapshot, partial: tuple[str, list[str]]) -> Floats:
+        """For each row, the best title score among the completions of the half-typed word."""
+        word, locales = partial
+        scores = np.zeros(len(snapshot.docs), dtype=np.float32)
+        completions: set[str] = set()
+        for analyzer_locale in locales:
+            _, ordered = self._surface_choices(analyzer_locale)
+            surfaces = self._surfaces.get(analyzer_locale, {})
+            start = bisect_left(ordered, word)
+            for candidate in ordered[start : start + 200]:
+                if not candidate.startswith(word):
+                    break
+                completions.add(surfaces[candidate])
+        term_ids = [tid for term in completions if (tid := self._vocabulary.get(term)) is not None]
+        term_ids.sort(key=snapshot.titles.document_frequency, reverse=True)
+        for term_id in term_ids[:PREFIX_EXPANSIONS]:
+            rows, values = snapshot.titles.term_scores(term_id)
+            if len(rows):
+                np.maximum.at(scores, rows, values)
+        return scores
+
+
+def _top(values: Floats, count: int, *, minimum: float) -> Ints:
+    """Positions of the ``count`` largest values that reach ``minimum``."""
+    eligible = np.flatnonzero(values >= minimum)
+    if len(eligible) > count:
+        eligible = eligible[np.argpartition(-values[eligible], count - 1)[:count]]
+    return eligible.astype(np.int64)
