@@ -77,6 +77,9 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), default=Status.NEW.value)
     priority: Mapped[str] = mapped_column(String(16), default=Priority.NORMAL.value)
     language: Mapped[str] = mapped_column(String(16), default="en")
+    # The triage classifier's guess at the reason for contact (None: it abstained or none ran).
+    predicted_category: Mapped[str | None] = mapped_column(String(64), default=None)
+    predicted_confidence: Mapped[float | None] = mapped_column(default=None)
     vip_level: Mapped[int] = mapped_column(default=0)
     assignee_id: Mapped[int | None] = mapped_column(
         ForeignKey("agents.id"), index=True, default=None

@@ -1,0 +1,476 @@
+"""Guided diagnostics: flows written as data (``flows/*.yaml``), run by this one interpreter.
+
+A flow is a set of steps and terminal outcomes::
+
+    id: deposit_not_arrived          # stable name (URLs, the conversation's reason)
+    title: My deposit has not arrived
+    category: deposit                # ticket category of a hand-off from this flow
+    triggers: [[deposit, arrived]]   # word sets: a question holding all of one set suggests it
+    start: network
+    steps:
+      network:
+        question: Which network did you send it on?
+        input: network               # choice | text | tx-hash | network | asset | check
+        next: asset                  # where to go when no branch matches
+      tx_hash:
+        input: tx-hash
+        network_from: network        # validate against the network answered in that step
+      status:
+        input: choice
+        choices: [{value: processing, label: It says processing}, ...]
+        branches: [{values: [processing], goto: wait}, {pattern: "^-?10\\d\\d$", goto: x}]
+      trace:
+        input: check                 # no question: a registered check decides the branch
+        check: deposit_trace
+    outcomes:
+      wait:   {kind: message, text: "..."}
+      guide:  {kind: article, query: "search words for the article to show"}
+      ticket: {kind: ticket, category: deposit, department: security, priority: high,
+               subject: "...", fields: {network: "{network}"}, note: "..."}
+
+Every ``question``, ``label``, ``title``, ``text``, ``subject`` and ``note`` is an English
+msgid, translated when shown (``extract_flow_messages`` feeds them to Babel); ``{name}``
+placeholders take the answers given so far.
+
+Checks are the extension point for code that must look something up (the deposit tracer,
+the asset registry): ``register_check`` binds a name to a function of the answers that
+returns a branch value.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hashdesk.assets.formats import NETWORKS, check_tx_hash
+from hashdesk.core.i18n import N_
+
+FLOWS_DIR = Path(__file__).resolve().parent / "flows"
+MAX_TEXT = 500
+
+
+class FlowError(ValueError):
+    """A flow file that does not hold together (named file and place)."""
+
+
+class InputKind(enum.StrEnum):
+    CHOICE = "choice"
+    TEXT = "text"
+    TX_HASH = "tx-hash"
+    NETWORK = "network"
+    ASSET = "asset"
+    CHECK = "check"
+
+
+class OutcomeKind(enum.StrEnum):
+    ARTICLE = "article"
+    TICKET = "ticket"
+    MESSAGE = "message"
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Branch:
+    goto: str
+    values: tuple[str, ...] = ()
+    pattern: str | None = None
+
+    def matches(self, value: str) -> bool:
+        if self.values and value.lower() in (v.lower() for v in self.values):
+            return True
+        return (
+            self.pattern is not None and re.search(self.pattern, value, re.IGNORECASE) is not None
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    input: InputKind
+    question: str = ""
+    choices: tuple[Choice, ...] = ()
+    branches: tuple[Branch, ...] = ()
+    next: str | None = None
+    network_from: str | None = None
+    pattern: str | None = None
+    error: str | None = None
+    check: str | None = None
+
+    def route(self, value: str) -> str | None:
+        for branch in self.branches:
+            if branch.matches(value):
+                return branch.goto
+        return self.next
+
+
+@dataclass(frozen=True)
+class Terminal:
+    id: str
+    kind: OutcomeKind
+    text: str = ""
+    query: str = ""
+    category: str | None = None
+    department: str | None = None
+    priority: str | None = None
+    subject: str = ""
+    note: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    title: str
+    category: str
+    start: str
+    steps: dict[str, Step]
+    outcomes: dict[str, Terminal]
+    triggers: tuple[frozenset[str], ...] = ()
+    source: str = ""
+
+    def node(self, name: str) -> Step | Terminal:
+        return self.steps[name] if name in self.steps else self.outcomes[name]
+
+
+# --- what the interpreter hands back ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Ask ``step.question``; the conversation's flow state is ``state``."""
+
+    step: Step
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Finish:
+    terminal: Terminal
+    answers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The input does not fit the step: a translatable message and its parameters."""
+
+    step: Step
+    message: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+Turn = Ask | Finish | Rejected
+
+
+# --- checks: the extension point --------------------------------------------------------------
+
+Check = Callable[[dict[str, str]], str]
+_CHECKS: dict[str, Check] = {}
+
+
+def register_check(name: str) -> Callable[[Check], Check]:
+    def register(function: Check) -> Check:
+        _CHECKS[name] = function
+        return function
+
+    return register
+
+
+def get_check(name: str) -> Check | None:
+    return _CHECKS.get(name)
+
+
+@register_check("deposit_trace")
+def deposit_trace_today(answers: dict[str, str]) -> str:
+    """Today: the network and the hash format are already checked by the steps before, and
+    no tracer exists yet, so the deposit is ``untraced`` and the flow asks how long ago it was
+    sent. The deposit tracer (a later issue) registers itself under this name and answers
+    ``credited``, ``confirming`` or ``not_found`` from the chain and the exchange's records."""
+    return "untraced"
+
+
+# --- validating one input ---------------------------------------------------------------------
+
+NETWORK_ALIASES = {
+    "erc20": "ethereum", "eth": "ethereum", "trc20": "tron", "trx": "tron", "bep20": "bsc",
+    "bnb smart chain": "bsc", "bnb": "bsc", "btc": "bitcoin", "ltc": "litecoin",
+    "sol": "solana", "matic": "polygon", "pol": "polygon", "arb": "arbitrum", "op": "optimism",
+    "avax": "avalanche", "avax c-chain": "avalanche",
+}  # fmt: skip
+ASSET = re.compile(r"^[A-Za-z0-9]{2,12}$")
+
+
+def normalise_network(raw: str) -> str | None:
+    lowered = raw.strip().lower()
+    if lowered in NETWORKS:
+        return lowered
+    if lowered in NETWORK_ALIASES:
+        return NETWORK_ALIASES[lowered]
+    by_name = {network.name.lower(): slug for slug, network in NETWORKS.items()}
+    return by_name.get(lowered)
+
+
+def _choice_value(step: Step, raw: str) -> str | None:
+    """A choice by value, by label or by its number in the list."""
+    wanted = raw.strip().lower()
+    for position, choice in enumerate(step.choices, start=1):
+        if wanted in (choice.value.lower(), choice.label.lower(), str(position)):
+            return choice.value
+    return None
+
+
+def validate(step: Step, raw: str, answers: dict[str, str]) -> str | Rejected:
+    """The value to record for ``raw``, or why it is refused."""
+    value = raw.strip()
+    if not value:
+        return Rejected(step, N_("Please answer the question to continue."))
+    if len(value) > MAX_TEXT:
+        return Rejected(
+            step, N_("Keep the answer under {maximum} characters."), {"maximum": MAX_TEXT}
+        )
+    if step.input is InputKind.CHOICE:
+        chosen = _choice_value(step, value)
+        return chosen if chosen else Rejected(step, N_("Choose one of the options."))
+    if step.input is InputKind.NETWORK:
+        network = normalise_network(value)
+        if network is None:
+            return Rejected(step, N_("Unknown network {network}; choose one of: {known}."),
+                            {"network": value, "known": ", ".join(sorted(NETWORKS))})  # fmt: skip
+        return network
+    if step.input is InputKind.ASSET:
+        if not ASSET.match(value):
+            return Rejected(step, N_("Write the coin or token's ticker, such as USDT or BTC."))
+        return value.upper()
+    if step.input is InputKind.TX_HASH:
+        network = answers.get(step.network_from) if step.network_from else None
+        problem = check_tx_hash(network, value)
+        return Rejected(step, problem.message, dict(problem.params)) if problem else value
+    if step.pattern and not re.search(step.pattern, value, re.IGNORECASE):
+        return Rejected(step, step.error or N_("That answer does not fit the question."))
+    return value
+
+
+# --- running a flow ---------------------------------------------------------------------------
+
+MAX_AUTOMATIC_STEPS = 20  # a loop of checks in a broken file must not hang a request
+
+
+def start(flow: Flow) -> Turn:
+    return _arrive(flow, flow.start, {})
+
+
+def advance(flow: Flow, state: dict[str, Any], raw: str) -> Turn:
+    """Record the answer to the step ``state`` waits on and move to the next question or end."""
+    step = flow.steps[str(state["step"])]
+    answers = {str(k): str(v) for k, v in dict(state.get("answers", {})).items()}
+    value = validate(step, raw, answers)
+    if isinstance(value, Rejected):
+        return value
+    answers[step.id] = value
+    return _follow(flow, step, value, answers)
+
+
+def _follow(flow: Flow, step: Step, value: str, answers: dict[str, str]) -> Turn:
+    target = step.route(value)
+    if target is None:
+        raise FlowError(f"{flow.source}: step {step.id} has nowhere to go for {value!r}")
+    return _arrive(flow, target, answers)
+
+
+def _arrive(flow: Flow, name: str, answers: dict[str, str]) -> Turn:
+    for _ in range(MAX_AUTOMATIC_STEPS):
+        node = flow.node(name)
+        if isinstance(node, Terminal):
+            return Finish(node, answers)
+        if node.input is not InputKind.CHECK:
+            return Ask(node, {"step": node.id, "answers": answers})
+        check = get_check(str(node.check))
+        if check is None:
+            raise FlowError(f"{flow.source}: no check named {node.check!r} is registered")
+        result = check(answers)
+        answers = {**answers, node.id: result}
+        target = node.route(result)
+        if target is None:
+            raise FlowError(
+                f"{flow.source}: check {node.id} returned {result!r}, which has no branch"
+            )
+        name = target
+    raise FlowError(f"{flow.source}: more than {MAX_AUTOMATIC_STEPS} checks in a row")
+
+
+def fill(template: str, answers: dict[str, str]) -> str:
+    """``template`` with ``{answer}`` placeholders filled; unknown names stay as written."""
+    return re.sub(r"\{(\w+)\}", lambda m: answers.get(m.group(1), m.group(0)), template)
+
+
+def suggest(flows: dict[str, Flow], question: str) -> Flow | None:
+    """The flow one of whose trigger word sets the question holds entirely (first wins)."""
+    words = set(re.findall(r"\w+", question.lower()))
+    for flow in flows.values():
+        if any(trigger <= words for trigger in flow.triggers):
+            return flow
+    return None
+
+
+# --- reading flow files -----------------------------------------------------------------------
+
+
+def _text(raw: dict[str, Any], key: str, where: str, required: bool = False) -> str:
+    value = raw.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise FlowError(f"{where}: {key} must be {'a non-empty' if required else 'a'} string")
+    return value
+
+
+def _branches(raw: Any, where: str) -> tuple[Branch, ...]:
+    if not isinstance(raw, list):
+        raise FlowError(f"{where}: branches must be a list")
+    branches = []
+    for item in raw:
+        if not isinstance(item, dict) or "goto" not in item:
+            raise FlowError(f"{where}: each branch needs goto")
+        values = tuple(str(v) for v in item.get("values", []))
+        pattern = item.get("pattern")
+        if pattern is not None:
+            try:
+                re.compile(str(pattern))
+            except re.error as error:
+                raise FlowError(f"{where}: bad pattern {pattern!r}: {error}") from error
+        branches.append(
+            Branch(str(item["goto"]), values, None if pattern is None else str(pattern))
+        )
+    return tuple(branches)
+
+
+def _step(name: str, raw: Any, where: str) -> Step:
+    if not isinstance(raw, dict):
+        raise FlowError(f"{where}: a step is a mapping")
+    try:
+        kind = InputKind(str(raw.get("input")))
+    except ValueError as error:
+        known = ", ".join(k.value for k in InputKind)
+        raise FlowError(f"{where}: input must be one of {known}") from error
+    choices = tuple(Choice(str(c["value"]), str(c["label"])) for c in raw.get("choices", []))
+    if kind is InputKind.CHOICE and not choices:
+        raise FlowError(f"{where}: a choice step needs choices")
+    if kind is InputKind.CHECK and not raw.get("check"):
+        raise FlowError(f"{where}: a check step names its check")
+    question = _text(raw, "question", where, required=kind is not InputKind.CHECK)
+    return Step(name, kind, question, choices, _branches(raw.get("branches", []), where),
+                raw.get("next"), raw.get("network_from"), raw.get("pattern"), raw.get("error"),
+                raw.get("check"))  # fmt: skip
+
+
+def _terminal(name: str, raw: Any, where: str) -> Terminal:
+    if not isinstance(raw, dict):
+        raise FlowError(f"{where}: an outcome is a mapping")
+    try:
+        kind = OutcomeKind(str(raw.get("kind")))
+    except ValueError as error:
+        raise FlowError(f"{where}: kind must be article, ticket or message") from error
+    required = {OutcomeKind.ARTICLE: "query", OutcomeKind.MESSAGE: "text",
+                OutcomeKind.TICKET: "subject"}[kind]  # fmt: skip
+    _text(raw, required, where, required=True)
+    fields = {str(k): str(v) for k, v in dict(raw.get("fields", {})).items()}
+    return Terminal(name, kind, _text(raw, "text", where), _text(raw, "query", where),
+                    raw.get("category"), raw.get("department"), raw.get("priority"),
+                    _text(raw, "subject", where), _text(raw, "note", where), fields)  # fmt: skip
+
+
+def _check_links(flow: Flow) -> None:
+    names = set(flow.steps) | set(flow.outcomes)
+    if flow.start not in flow.steps:
+        raise FlowError(f"{flow.source}: start {flow.start!r} is not a step")
+    for step in flow.steps.values():
+        targets = [b.goto for b in step.branches] + ([step.next] if step.next else [])
+        if not targets:
+            raise FlowError(f"{flow.source}: step {step.id} leads nowhere")
+        for target in targets:
+            if target not in names:
+                raise FlowError(f"{flow.source}: step {step.id} goes to unknown {target!r}")
+        if step.network_from and step.network_from not in flow.steps:
+            raise FlowError(
+                f"{flow.source}: step {step.id} reads unknown step {step.network_from!r}"
+            )
+
+
+def parse_flow(raw: Any, source: str) -> Flow:
+    if not isinstance(raw, dict):
+        raise FlowError(f"{source}: a flow file holds one mapping")
+    for key in ("id", "title", "category", "start", "steps", "outcomes"):
+        if key not in raw:
+            raise FlowError(f"{source}: {key} is missing")
+    if set(raw["steps"]) & set(raw["outcomes"]):
+        raise FlowError(f"{source}: a step and an outcome share a name")
+    flow = Flow(
+        id=str(raw["id"]),
+        title=_text(raw, "title", source, required=True),
+        category=str(raw["category"]),
+        start=str(raw["start"]),
+        steps={str(k): _step(str(k), v, f"{source}: step {k}") for k, v in raw["steps"].items()},
+        outcomes={
+            str(k): _terminal(str(k), v, f"{source}: outcome {k}")
+            for k, v in raw["outcomes"].items()
+        },
+        triggers=tuple(frozenset(str(w).lower() for w in t) for t in raw.get("triggers", [])),
+        source=source,
+    )
+    _check_links(flow)
+    return flow
+
+
+def load_flows(folder: Path = FLOWS_DIR) -> dict[str, Flow]:
+    flows: dict[str, Flow] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise FlowError(f"{path.name}: not valid YAML: {error}") from error
+        flow = parse_flow(raw, path.name)
+        if flow.id in flows:
+            raise FlowError(f"{path.name}: flow id {flow.id!r} is used twice")
+        flows[flow.id] = flow
+    return flows
+
+
+@cache
+def shipped_flows() -> dict[str, Flow]:
+    """The flows in the package, read once per process."""
+    return load_flows(FLOWS_DIR)
+
+
+# --- translation: the texts of flow files are msgids ------------------------------------------
+
+TRANSLATABLE_KEYS = frozenset({"title", "question", "label", "text", "subject", "note", "error"})
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in TRANSLATABLE_KEYS and isinstance(value, str):
+                yield value
+            else:
+                yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+
+
+def extract_flow_messages(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[tuple[int, str, str, list[str]]]:
+    """A Babel extraction method for flow files (map ``assistant/flows/*.yaml`` to it)."""
+    raw = yaml.safe_load(fileobj.read())
+    for text in _strings(raw):
+        yield 0, "_", text, []

@@ -1,0 +1,225 @@
+"""Guided diagnostics: the flow format, the interpreter, and every path of the shipped flows."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hashdesk.assistant import diagnostics
+from hashdesk.assistant.diagnostics import (
+    Ask,
+    Finish,
+    FlowError,
+    OutcomeKind,
+    Rejected,
+    Turn,
+    advance,
+    extract_flow_messages,
+    load_flows,
+    parse_flow,
+    shipped_flows,
+    start,
+    suggest,
+)
+
+TRON_HASH = "7c2d1a4b9e8f3a6d5c0b1e2f4a7d9c8b3e6f1a0d2c5b8e7f9a4d6c3b1e0f2a5d"
+ETH_HASH = "0x" + TRON_HASH
+
+
+def walk(flow_id: str, *answers: str) -> Turn:
+    flow = shipped_flows()[flow_id]
+    turn = start(flow)
+    for answer in answers:
+        assert isinstance(turn, Ask), f"the flow ended before {answer!r}: {turn}"
+        turn = advance(flow, turn.state, answer)
+    return turn
+
+
+def finished(flow_id: str, *answers: str) -> Finish:
+    turn = walk(flow_id, *answers)
+    assert isinstance(turn, Finish), turn
+    return turn
+
+
+@pytest.fixture
+def tracer() -> Iterator[dict[str, str]]:
+    """A stand-in deposit tracer registered at the extension point (the real one comes with
+    the chains domain); the test sets what it finds."""
+    found = {"result": "untraced"}
+    original = diagnostics.get_check("deposit_trace")
+    assert original is not None
+    diagnostics.register_check("deposit_trace")(lambda answers: found["result"])
+    yield found
+    diagnostics.register_check("deposit_trace")(original)
+
+
+def test_the_shipped_flows_load() -> None:
+    assert set(shipped_flows()) == {"deposit_not_arrived", "withdrawal_pending", "login_2fa",
+                                    "api_error_codes", "futures_liquidation"}  # fmt: skip
+
+
+# --- deposit not arrived -------------------------------------------------------------------
+
+
+def test_deposit_asks_network_asset_memo_and_hash_then_opens_a_prefilled_ticket() -> None:
+    flow = shipped_flows()["deposit_not_arrived"]
+    turn = start(flow)
+    assert isinstance(turn, Ask) and turn.step.id == "network"
+    end = finished("deposit_not_arrived", "TRC20", "usdt", "1", TRON_HASH, "More than an hour ago")
+    assert end.terminal.kind is OutcomeKind.TICKET and end.terminal.id == "open_ticket"
+    assert end.answers["network"] == "tron" and end.answers["asset"] == "USDT"
+    assert end.answers["trace"] == "untraced"  # what the deposit trace says today
+    assert diagnostics.fill(end.terminal.fields["tx_hash"], end.answers) == TRON_HASH
+
+
+def test_a_recent_deposit_is_told_to_wait_for_confirmations() -> None:
+    end = finished("deposit_not_arrived", "ethereum", "ETH", "no_memo", ETH_HASH, "under_hour")
+    assert end.terminal.id == "wait_confirmations" and end.terminal.kind is OutcomeKind.MESSAGE
+
+
+def test_a_forgotten_memo_goes_straight_to_a_recovery_ticket() -> None:
+    end = finished("deposit_not_arrived", "xrp", "XRP", "I forgot the memo or tag")
+    assert end.terminal.id == "missing_memo"
+    assert diagnostics.fill(end.terminal.subject, end.answers) == (
+        "Deposit of XRP on xrp sent without its memo/tag"
+    )
+
+
+def test_the_hash_is_checked_against_the_network_answered() -> None:
+    turn = walk("deposit_not_arrived", "ethereum", "USDT", "1", TRON_HASH)
+    assert isinstance(turn, Rejected) and turn.step.id == "tx_hash"
+    assert "starts with 0x" in turn.message
+    tron = walk("deposit_not_arrived", "tron", "USDT", "1", ETH_HASH)
+    assert isinstance(tron, Rejected) and "no 0x prefix" in tron.message
+
+
+def test_unknown_networks_and_assets_are_refused_with_the_reason() -> None:
+    turn = walk("deposit_not_arrived", "Dogechain")
+    assert isinstance(turn, Rejected)
+    assert turn.params["network"] == "Dogechain" and "tron" in str(turn.params["known"])
+    asset = walk("deposit_not_arrived", "bsc", "US DT!")
+    assert isinstance(asset, Rejected) and "ticker" in asset.message
+    blank = walk("deposit_not_arrived", "  ")
+    assert isinstance(blank, Rejected)
+
+
+@pytest.mark.parametrize(("found", "outcome"), [("credited", "credited"),
+                                                ("confirming", "confirming"),
+                                                ("not_found", "not_found")])  # fmt: skip
+def test_a_registered_tracer_decides_the_deposit_branch(
+    tracer: dict[str, str], found: str, outcome: str
+) -> None:
+    tracer["result"] = found
+    end = finished("deposit_not_arrived", "bitcoin", "BTC", "no_memo", TRON_HASH)
+    assert end.terminal.id == outcome
+
+
+# --- withdrawal pending ----------------------------------------------------------------------
+
+
+def test_withdrawal_paths() -> None:
+    short = finished("withdrawal_pending", "bsc", "USDT", "processing", "under_hour")
+    assert short.terminal.id == "usual_processing"
+    long = finished("withdrawal_pending", "bsc", "USDT", "processing", "over_hour")
+    assert long.terminal.id == "stuck_ticket" and long.terminal.category == "withdrawal"
+    review = finished("withdrawal_pending", "bsc", "USDT", "review")
+    assert review.terminal.kind is OutcomeKind.ARTICLE
+    done = finished("withdrawal_pending", "ethereum", "USDC", "completed", ETH_HASH)
+    assert done.terminal.id == "completed_ticket" and done.answers["tx_hash"] == ETH_HASH
+
+
+# --- cannot log in / reset 2FA ----------------------------------------------------------------
+
+
+def test_login_paths() -> None:
+    assert finished("login_2fa", "password").terminal.kind is OutcomeKind.ARTICLE
+    assert finished("login_2fa", "no_code").terminal.kind is OutcomeKind.ARTICLE
+    assert finished("login_2fa", "lost_2fa", "yes").terminal.id == "restore_with_key"
+    for answers in (("lost_2fa", "no"), ("locked",)):
+        recovery = finished("login_2fa", *answers).terminal
+        assert recovery.id == "recovery_ticket"
+        assert recovery.department == "security" and recovery.category == "account_recovery"
+        assert "verifies your identity" in recovery.note
+
+
+# --- API error codes --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "outcome"), [
+    ("429", "rate_limited"), ("HTTP 429 Too Many Requests", "rate_limited"),
+    ("418", "ip_banned"), ("-1021", "timestamp"),
+    ("Timestamp for this request is outside of the recvWindow", "timestamp"),
+    ("-2015", "invalid_key"), ("code -2015 Invalid API-key, IP, or permissions", "invalid_key"),
+    ("Signature for this request is not valid.", "signature"), ("-1022", "signature"),
+])  # fmt: skip
+def test_common_api_codes_are_explained(code: str, outcome: str) -> None:
+    end = finished("api_error_codes", code)
+    assert end.terminal.id == outcome and end.terminal.kind is OutcomeKind.MESSAGE
+
+
+def test_an_unknown_api_code_offers_the_api_team_or_the_docs() -> None:
+    ticket = finished("api_error_codes", "-4164", "yes", "POST /fapi/v1/order quantity=0.001")
+    assert ticket.terminal.id == "api_ticket"
+    assert diagnostics.fill(ticket.terminal.subject, ticket.answers) == "API error: -4164"
+    assert finished("api_error_codes", "-4164", "no").terminal.id == "docs"
+
+
+# --- futures liquidation ------------------------------------------------------------------------
+
+
+def test_liquidation_paths() -> None:
+    assert finished("futures_liquidation", "why", "isolated").terminal.id == "isolated_explained"
+    assert finished("futures_liquidation", "why", "cross").terminal.id == "cross_explained"
+    assert finished("futures_liquidation", "price").terminal.kind is OutcomeKind.ARTICLE
+    bad = walk("futures_liquidation", "dispute", "my order!!")
+    assert isinstance(bad, Rejected) and "order ID" in bad.message
+    dispute = finished("futures_liquidation", "dispute", "8389765512", "btcusdt")
+    assert dispute.terminal.id == "dispute_ticket"
+    assert dispute.answers == {"what": "dispute", "order_id": "8389765512", "asset": "BTCUSDT"}
+
+
+# --- the format ---------------------------------------------------------------------------------
+
+
+def test_choices_are_taken_by_value_label_or_number() -> None:
+    for answer in ("locked", "My account is locked or frozen", "3", " LOCKED "):
+        assert finished("login_2fa", answer).terminal.id == "recovery_ticket"
+    wrong = walk("login_2fa", "5")
+    assert isinstance(wrong, Rejected) and wrong.message == "Choose one of the options."
+
+
+def test_questions_suggest_their_flow() -> None:
+    flows = shipped_flows()
+    assert suggest(flows, "My USDT deposit has not arrived yet") is flows["deposit_not_arrived"]
+    assert suggest(flows, "I lost my authenticator, how to reset 2FA?") is flows["login_2fa"]
+    assert suggest(flows, "What does error -1021 mean?") is flows["api_error_codes"]
+    assert suggest(flows, "What is the maker fee for spot?") is None
+
+
+def test_a_broken_flow_file_is_refused_naming_the_problem(tmp_path: Path) -> None:
+    base = {"id": "x", "title": "X", "category": "other", "start": "a",
+            "steps": {"a": {"question": "Q?", "input": "text", "next": "nowhere"}},
+            "outcomes": {"done": {"kind": "message", "text": "Done."}}}  # fmt: skip
+    with pytest.raises(FlowError, match="step a goes to unknown 'nowhere'"):
+        parse_flow(base, "x.yaml")
+    with pytest.raises(FlowError, match="input must be one of"):
+        parse_flow({**base, "steps": {"a": {"question": "Q?", "input": "photo", "next": "done"}}},
+                   "x.yaml")  # fmt: skip
+    with pytest.raises(FlowError, match="a choice step needs choices"):
+        parse_flow({**base, "steps": {"a": {"question": "Q?", "input": "choice", "next": "done"}}},
+                   "x.yaml")  # fmt: skip
+    (tmp_path / "bad.yaml").write_text("id: [unclosed", encoding="utf-8")
+    with pytest.raises(FlowError, match=r"bad\.yaml: not valid YAML"):
+        load_flows(tmp_path)
+
+
+def test_flow_texts_are_extracted_for_translation() -> None:
+    source = (diagnostics.FLOWS_DIR / "login_2fa.yaml").read_bytes()
+    found = [text for _, _, text, _ in extract_flow_messages(io.BytesIO(source), [], [], {})]
+    assert "What is stopping you from logging in?" in found
+    assert "I forgot my password" in found
+    assert "I cannot log in or need to reset 2FA" in found
+    assert "reset forgotten password" not in found  # search words are not shown text
