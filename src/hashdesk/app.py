@@ -25,6 +25,7 @@ DOMAINS = (
     "notify",
     "helpcenter",
     "assistant",
+    "assets",
     "futures",
     "reserves",
 )

@@ -20,6 +20,7 @@ DOMAINS_WITH_COMMANDS = (
     "assistant",
     "futures",
     "reserves",
+    "assets",
 )
 
 

@@ -2,6 +2,8 @@
 (for Alembic, the migration guard and test set-up)."""
 
 from hashdesk.accounts.models import Agent, Trader
+from hashdesk.assets.models import Asset, AssetNetwork, Network
+from hashdesk.assistant.models import AssistantConversation, AssistantMessage
 from hashdesk.core.audit import AuditEntry
 from hashdesk.core.db import Base
 from hashdesk.core.idempotency import IdempotencyRecord
@@ -11,7 +13,10 @@ from hashdesk.helpcenter.models import (
     ArticleVersion,
     ArticleVote,
     HelpCategory,
+    HelpImage,
     HelpSection,
+    ImportedId,
+    RelatedArticle,
 )
 from hashdesk.notify.models import OutboxMessage, WebhookEndpoint
 from hashdesk.tickets.models import (
@@ -27,8 +32,32 @@ from hashdesk.tickets.models import (
 metadata = Base.metadata
 
 __all__ = [
-    "Agent", "Article", "ArticleTranslation", "ArticleVersion", "ArticleVote", "Attachment",
-    "AuditEntry", "Category", "GuestCode", "HelpCategory", "HelpSection", "IdempotencyRecord",
-    "Macro", "OutboxMessage", "SlaPolicy", "Ticket", "TicketEntry", "Trader", "WebhookEndpoint",
+    "Agent",
+    "Article",
+    "ArticleTranslation",
+    "ArticleVersion",
+    "ArticleVote",
+    "Asset",
+    "AssetNetwork",
+    "AssistantConversation",
+    "AssistantMessage",
+    "Attachment",
+    "AuditEntry",
+    "Category",
+    "GuestCode",
+    "HelpCategory",
+    "HelpImage",
+    "HelpSection",
+    "IdempotencyRecord",
+    "ImportedId",
+    "Macro",
+    "Network",
+    "OutboxMessage",
+    "RelatedArticle",
+    "SlaPolicy",
+    "Ticket",
+    "TicketEntry",
+    "Trader",
+    "WebhookEndpoint",
     "metadata",
 ]  # fmt: skip

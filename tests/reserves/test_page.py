@@ -30,6 +30,10 @@ def test_the_page_and_its_script_are_served(runtime: Runtime) -> None:
         page = client.get(f"/hc/fr/proof-of-reserves?root={root}")
         assert page.status_code == 200 and f'value="{root}"' in page.text
         assert '<script src="/reserves/verify.js" defer></script>' in page.text
+        assert (
+            '<a href="/hc/fr/articles/28" data-testid="reserves-how-to">Comment vérifier</a>'
+            in page.text
+        )
         assert "script-src 'self'" in page.headers["content-security-policy"]
         assert 'value=""' in client.get("/hc/en/proof-of-reserves?root=not-hex").text
         assert client.get("/hc/xx/proof-of-reserves").status_code == 404

@@ -39,6 +39,7 @@ class Permission(enum.StrEnum):
     VIEW_SECURITY_TICKETS = "view_security_tickets"
     MANAGE_MACROS = "manage_macros"
     MANAGE_ARTICLES = "manage_articles"
+    MANAGE_ASSETS = "manage_assets"
     MANAGE_STAFF = "manage_staff"
     MANAGE_SETTINGS = "manage_settings"
     VIEW_AUDIT = "view_audit"
@@ -70,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_SECURITY_TICKETS,
             Permission.MANAGE_MACROS,
             Permission.MANAGE_ARTICLES,
+            Permission.MANAGE_ASSETS,
             Permission.VIEW_AUDIT,
             Permission.VIEW_REPORTS,
         }
