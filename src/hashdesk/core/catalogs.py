@@ -43,6 +43,8 @@ METHOD_MAP = [
     ("**/templates/**.html", "jinja2"),
     ("**/templates/**.txt", "jinja2"),
     ("**.py", "python"),
+    # Guided diagnostics are data; their questions and answers are interface text too.
+    ("assistant/flows/*.yaml", "hashdesk.assistant.diagnostics:extract_flow_messages"),
 ]
 # ``silent: false``: a template that does not parse fails the extraction instead of
 # silently contributing no strings.
