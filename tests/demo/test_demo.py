@@ -110,3 +110,18 @@ def test_load_on_an_unmigrated_database_says_to_migrate(
     assert result.exit_code == 1
     assert "Run `hashdesk migrate` first" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_configured_triage_model_dir_gets_the_demo_model_once(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from hashdesk.assistant.triage.model import Classifier
+
+    monkeypatch.setenv("HASHDESK_TRIAGE_MODEL_DIR", str(tmp_path / "triage"))
+    get_settings.cache_clear()
+    first = run(cli, [*SMALL, "--no-help-center"])
+    assert "Triage model ready" in first.output
+    [prediction] = Classifier.load(tmp_path / "triage").predict(["my USDT deposit never arrived"])
+    assert prediction.label is not None
+    again = run(cli, ["demo", "load", "--if-empty"])
+    assert "Training" not in again.output

@@ -39,6 +39,7 @@ def load(if_empty: bool, traders: int, tickets: int, seed: int, help_center: boo
     try:
         if if_empty and has_traders(database):
             click.echo("Demo data not loaded: the database already has traders.")
+            _ensure_triage_model(get_settings())
             return
         with click.progressbar(length=traders + tickets, label="Loading demo data") as bar:
             options = DemoOptions(traders, tickets, seed, help_center)
@@ -61,6 +62,21 @@ def load(if_empty: bool, traders: int, tickets: int, seed: int, help_center: boo
         f"in {summary.seconds:.1f} s."
     )
     click.echo(f"Every demo staff login uses the password: {DEMO_PASSWORD}")
+    _ensure_triage_model(get_settings())
+
+
+def _ensure_triage_model(settings: Settings) -> None:
+    """Train the demo triage model where ``HASHDESK_TRIAGE_MODEL_DIR`` points, unless one is
+    there: hand-offs and new tickets then arrive with a predicted category."""
+    from hashdesk.assistant.triage.demo_examples import train_demo_model
+    from hashdesk.assistant.triage.model import MANIFEST
+
+    model_dir = settings.triage_model_dir
+    if model_dir is None or (model_dir / MANIFEST).exists():
+        return
+    click.echo(f"Training the demo triage model into {model_dir} ...")
+    report = train_demo_model(model_dir)
+    click.echo(f"Triage model ready: validation accuracy {report.accuracy:.1%}.")
 
 
 ROLE_TITLES = {
