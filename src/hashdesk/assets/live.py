@@ -136,7 +136,9 @@ class LiveRegistry:
             log.exception("asset registry: rebuilding the index failed")
 
 
-_lock = threading.Lock()
+# Re-entrant: a runtime collected while this thread builds another index (garbage collection
+# runs anywhere, even inside a database call) calls ``_forget`` here, with the lock held.
+_lock = threading.RLock()
 _live: dict[int, LiveRegistry] = {}
 _by_bus: weakref.WeakValueDictionary[int, LiveRegistry] = weakref.WeakValueDictionary()
 

@@ -158,7 +158,9 @@ class LiveIndex:
         self.index.replace_articles(article_ids, documents, embed=False)
 
 
-_lock = threading.Lock()
+# Re-entrant: a runtime collected while this thread builds another index (garbage collection
+# runs anywhere, even inside a database call) calls ``_forget`` here, with the lock held.
+_lock = threading.RLock()
 _live: dict[int, LiveIndex] = {}
 # Every index whose threads may still run (also those of runtimes already collected).
 _started: weakref.WeakSet[LiveIndex] = weakref.WeakSet()
