@@ -7,19 +7,13 @@ running node's lookup index follows at once (without it, within half a minute).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import Session
 
 from hashdesk.assets.transfer import ImportFailed, do_import_file, export_file, read_registry_file
-from hashdesk.config import get_settings
 from hashdesk.core.auth import SYSTEM
-from hashdesk.core.db import Database
-from hashdesk.core.events import make_bus
+from hashdesk.core.command_session import command_transaction
 
 MAX_SHOWN = 50
 
@@ -29,23 +23,6 @@ def assets() -> None:
     """The asset and network registry: import and export (JSON or CSV)."""
 
 
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    settings = get_settings()
-    bus = make_bus(settings.redis_url, settings.redis_prefix)
-    database = Database(settings.database_url, session_info={"bus": bus})
-    try:
-        with database.transaction() as session:
-            yield session
-    except (OperationalError, ProgrammingError) as error:
-        raise click.ClickException(
-            f"The database is not ready ({error.orig}). Run `hashdesk migrate` first."
-        ) from error
-    finally:
-        database.dispose()
-        bus.close()
-
-
 @assets.command("import")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 def import_(path: Path) -> None:
@@ -53,7 +30,7 @@ def import_(path: Path) -> None:
     of assets (one row per asset and network) or of networks."""
     try:
         read = read_registry_file(path)
-        with _transaction() as session:
+        with command_transaction() as session:
             summary = do_import_file(session, SYSTEM, read)
     except ImportFailed as failure:
         for problem in failure.problems[:MAX_SHOWN]:
@@ -76,7 +53,7 @@ def export(path: Path, table: str) -> None:
     if path.suffix.lower() not in (".json", ".csv"):
         raise click.ClickException(f"{path} must end in .json or .csv.")
     try:
-        with _transaction() as session:
+        with command_transaction() as session:
             count = export_file(session, path, "networks" if table == "networks" else "assets")
     except OSError as error:
         raise click.ClickException(f"Cannot write to {path}: {error.strerror}") from error

@@ -7,18 +7,12 @@ publish events reach every running node, so the public pages change at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import Session
 
-from hashdesk.config import get_settings
 from hashdesk.core.auth import SYSTEM
-from hashdesk.core.db import Database
-from hashdesk.core.events import make_bus
+from hashdesk.core.command_session import command_transaction
 from hashdesk.helpcenter.transfer import (
     FAQ_SECTION,
     ImportFailed,
@@ -36,23 +30,6 @@ def helpcenter() -> None:
     """Help-center articles: import (Markdown, Zendesk, FAQ bank) and export (Markdown)."""
 
 
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    settings = get_settings()
-    bus = make_bus(settings.redis_url, settings.redis_prefix)
-    database = Database(settings.database_url, session_info={"bus": bus})
-    try:
-        with database.transaction() as session:
-            yield session
-    except (OperationalError, ProgrammingError) as error:
-        raise click.ClickException(
-            f"The database is not ready ({error.orig}). Run `hashdesk migrate` first."
-        ) from error
-    finally:
-        database.dispose()
-        bus.close()
-
-
 @helpcenter.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--section", default=FAQ_SECTION, show_default=True,
@@ -63,7 +40,7 @@ def import_(path: Path, section: str) -> None:
     bank JSON file. The format is recognised from the content."""
     try:
         source = read_source(path, faq_section=section)
-        with _transaction() as session:
+        with command_transaction() as session:
             summary = do_import_source(session, SYSTEM, source)
     except ImportFailed as failure:
         for problem in failure.problems:
@@ -81,7 +58,7 @@ def import_(path: Path, section: str) -> None:
 def export(path: Path) -> None:
     """Write every article translation to PATH as Markdown with front matter."""
     try:
-        with _transaction() as session:
+        with command_transaction() as session:
             count = export_folder(session, path)
     except OSError as error:
         raise click.ClickException(f"Cannot write to {path}: {error.strerror}") from error
