@@ -65,6 +65,21 @@ def need_service(name: str, reason: str) -> None:
     pytest.skip(message)
 
 
+def shared_data(relative: str) -> Path:
+    """A file of the development data sets (read, never copied into the repository): from
+    ``HASHDESK_SHARED_DATA``, else ``../shared/data`` beside the checkout, else where this
+    project's machines keep it. Skips locally, fails in CI, when it is nowhere."""
+    roots = (
+        [Path(os.environ["HASHDESK_SHARED_DATA"])] if "HASHDESK_SHARED_DATA" in os.environ else []
+    )
+    roots += [Path(__file__).resolve().parents[2] / "shared" / "data", Path("/work/shared/data")]
+    for root in roots:
+        if (root / relative).exists():
+            return root / relative
+    need_service("the development data sets", f"{relative} is in none of {[str(r) for r in roots]}")
+    raise AssertionError("unreachable: need_service skips or fails")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

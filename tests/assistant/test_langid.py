@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -27,9 +26,7 @@ from hashdesk.assistant.langid import (
 from hashdesk.assistant.langid.chinese import chinese_script, script_only_characters
 from hashdesk.assistant.langid.scripts import judge_script
 from hashdesk.cli import main
-
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-TATOEBA = SHARED_DATA / "langid_tatoeba" / "dev.tsv"
+from tests.conftest import shared_data
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -233,11 +230,8 @@ def test_cli_answers_each_line_before_the_next_arrives() -> None:
 
 
 def test_accuracy_on_the_tatoeba_development_set_stays_above_the_floor() -> None:
-    if not TATOEBA.exists():
-        if os.environ.get("HASHDESK_REQUIRE_SERVICES"):
-            pytest.fail(f"{TATOEBA} is missing")
-        pytest.skip(f"{TATOEBA} is missing")
-    rows = [line.split("\t", 2) for line in TATOEBA.read_text(encoding="utf-8").splitlines()[1:]]
+    tatoeba = shared_data("langid_tatoeba/dev.tsv")
+    rows = [line.split("\t", 2) for line in tatoeba.read_text(encoding="utf-8").splitlines()[1:]]
     detections = detect_many(text for _, _, text in rows)
     supported = [
         (label, d.lang)

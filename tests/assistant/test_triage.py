@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -33,19 +32,16 @@ from hashdesk.assistant.triage.training import ThresholdOutcome, choose_threshol
 from hashdesk.cli import main
 from hashdesk.config import get_settings
 from hashdesk.tickets.labels import DEFAULT_CATEGORIES
+from tests.conftest import shared_data
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 INTENTS = ("card_arrival", "lost_or_stolen_card", "exchange_rate", "pending_top_up",
            "passcode_forgotten", "wrong_exchange_rate_for_cash_withdrawal", "card_linking",
            "beneficiary_not_allowed", "top_up_failed", "change_pin")  # fmt: skip
 NO_ENCODER = TrainingOptions(features=FeatureSettings(encoder=None))
 
 
-def _rows(path: Path, delimiter: str) -> list[tuple[str, str]]:
-    if not path.is_file():
-        if os.environ.get("HASHDESK_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{path} is missing")
-        pytest.skip(f"{path} is missing (the development data sets live beside the checkout)")
+def _rows(relative: str, delimiter: str) -> list[tuple[str, str]]:
+    path = shared_data(relative)
     with path.open(encoding="utf-8", newline="") as file:
         quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
         reader = csv.reader(file, delimiter=delimiter, quoting=quoting)
@@ -71,7 +67,7 @@ def _split(rows: list[tuple[str, str]], per_label: int, test_per_label: int, see
 
 @pytest.fixture(scope="module")
 def banking() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    rows = [r for r in _rows(SHARED_DATA / "banking77" / "train.csv", ",") if r[1] in INTENTS]
+    rows = [r for r in _rows("banking77/train.csv", ",") if r[1] in INTENTS]
     return _split(rows, per_label=40, test_per_label=20)
 
 
@@ -211,9 +207,10 @@ def test_predict_streams_one_json_object_per_line(trained: Path) -> None:
 
 
 def test_tsv_training_with_oos_never_outputs_oos_and_abstains_on_it(tmp_path: Path) -> None:
-    folder = SHARED_DATA / "banking77_oos"
-    in_scope, _ = _split([r for r in _rows(folder / "train.tsv", "\t") if r[1] in INTENTS], 40, 0)
-    oos = _rows(folder / "id_oos_train.tsv", "\t")
+    in_scope, _ = _split(
+        [r for r in _rows("banking77_oos/train.tsv", "\t") if r[1] in INTENTS], 40, 0
+    )
+    oos = _rows("banking77_oos/id_oos_train.tsv", "\t")
     random.Random(3).shuffle(oos)
     data = _write_tsv(tmp_path / "train.tsv", in_scope + oos[:200])
     result = CliRunner().invoke(
@@ -223,12 +220,12 @@ def test_tsv_training_with_oos_never_outputs_oos_and_abstains_on_it(tmp_path: Pa
     assert "oos answered" in result.stdout
     classifier = Classifier.load(tmp_path / "m")
     assert "oos" not in classifier.labels
-    id_oos = [text for text, _ in _rows(folder / "id_oos_valid.tsv", "\t")][::5]
-    ood_oos = [text for text, _ in _rows(folder / "ood_oos_valid.tsv", "\t")][::4]
+    id_oos = [text for text, _ in _rows("banking77_oos/id_oos_valid.tsv", "\t")][::5]
+    ood_oos = [text for text, _ in _rows("banking77_oos/ood_oos_valid.tsv", "\t")][::4]
     strangers = classifier.predict(id_oos + ood_oos)
     assert all(p.label != "oos" for p in strangers)
     assert sum(p.label is None for p in strangers) / len(strangers) >= 0.7
-    valid, _ = _split([r for r in _rows(folder / "valid.tsv", "\t") if r[1] in INTENTS], 15, 0)
+    valid, _ = _split([r for r in _rows("banking77_oos/valid.tsv", "\t") if r[1] in INTENTS], 15, 0)
     answered = [(p.label, gold) for p, (_, gold) in
                 zip(classifier.predict([t for t, _ in valid]), valid, strict=True) if p.label]  # fmt: skip
     assert len(answered) / len(valid) >= 0.5

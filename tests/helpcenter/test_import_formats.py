@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -18,10 +17,10 @@ from hashdesk.helpcenter import actions, queries
 from hashdesk.helpcenter.models import Article, ArticleVersion
 from hashdesk.helpcenter.schemas import ArticleCreate
 from hashdesk.helpcenter.transfer import ImportFailed, html_to_markdown, read_source
+from tests.conftest import shared_data
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ZENDESK = FIXTURES / "zendesk_export"
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def run_import(cli: CliRunner, *args: str) -> tuple[int, str, str]:
@@ -187,11 +186,7 @@ def test_faq_bank_problems_are_named_per_entry(tmp_path: Path) -> None:
 
 
 def test_the_shared_faq_bank_reads_without_problems() -> None:
-    bank = SHARED_DATA / "stackfaq" / "faq_bank.json"
-    if not bank.exists():
-        if os.environ.get("HASHDESK_REQUIRE_SERVICES"):
-            pytest.fail(f"{bank} is missing")
-        pytest.skip(f"{bank} is missing")
+    bank = shared_data("stackfaq/faq_bank.json")
     source = read_source(bank)
     entries = json.loads(bank.read_text(encoding="utf-8"))
     assert source.format == "faq" and len(source.files) == len(entries)
