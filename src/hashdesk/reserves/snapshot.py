@@ -5,7 +5,7 @@ A snapshot is a CSV file whose header names the account column first and one col
     account,BTC,ETH,USDT
     u-1001,0.5,0,1200.25
 
-(or a Parquet file with the same columns, when the optional ``pyarrow`` is installed; balances
+(or a Parquet file with the same columns, read with ``pyarrow``; balances
 there must be decimal or string columns: floats are refused because they are not exact).
 An empty balance counts as zero. Refused, with the offending lines named: a negative, malformed
 or too precise balance, an empty or duplicate account id, a row with the wrong number of cells.
