@@ -15,7 +15,7 @@ from hashdesk.assets.transfer import import_document
 from hashdesk.core.auth import SYSTEM, Role
 from hashdesk.core.db import Database
 from tests.conftest import make_agent
-from tests.e2e.conftest import Node, NodeLauncher, node_values, run_hashdesk
+from tests.e2e.conftest import Node, sqlite_node
 from tests.e2e.test_browser import ACTION_MS, PAYLOAD, chromium, sign_in_agent
 
 pytestmark = pytest.mark.browser
@@ -41,15 +41,8 @@ def _prepare(database_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
-    workdir = tmp_path_factory.mktemp("registry-desk")
-    values = node_values(f"sqlite:///{workdir / 'hashdesk.sqlite3'}", None)
-    run_hashdesk(values, "migrate", cwd=workdir)
-    email = _prepare(values["database_url"])
-    launcher = NodeLauncher(workdir / "nodes")
-    try:
-        yield Desk(launcher.start(values), email)
-    finally:
-        launcher.stop_all()
+    with sqlite_node(tmp_path_factory, "registry-desk", _prepare) as (node, email):
+        yield Desk(node, email)
 
 
 @pytest.fixture

@@ -21,8 +21,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -279,3 +281,23 @@ def failed(item: pytest.Item) -> bool:
     """Whether the test itself (its call phase, not its set-up) failed; for teardowns."""
     call = item.stash.get(PHASE_REPORTS, {}).get("call")
     return call is not None and call.failed
+
+
+Prepared = TypeVar("Prepared")
+
+
+@contextmanager
+def sqlite_node(
+    tmp_path_factory: pytest.TempPathFactory, name: str, prepare: Callable[[str], Prepared]
+) -> Iterator[tuple[Node, Prepared]]:
+    """One served node on a fresh, migrated SQLite database that ``prepare(database_url)``
+    fills before the node starts; what ``prepare`` returns comes along (a login, an id)."""
+    workdir = tmp_path_factory.mktemp(name)
+    values = node_values(f"sqlite:///{workdir / 'hashdesk.sqlite3'}", None)
+    run_hashdesk(values, "migrate", cwd=workdir)
+    prepared = prepare(values["database_url"])
+    launcher = NodeLauncher(workdir / "nodes")
+    try:
+        yield launcher.start(values), prepared
+    finally:
+        launcher.stop_all()

@@ -29,7 +29,7 @@ from tests.conftest import (
     make_agent,
     need_service,
 )
-from tests.e2e.conftest import Node, NodeLauncher, failed, node_values, run_hashdesk
+from tests.e2e.conftest import Node, failed, sqlite_node
 
 pytestmark = pytest.mark.browser
 
@@ -67,15 +67,8 @@ def create_frontline_agent(database_url: str) -> str:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     """One node for the module: starting one per test would cost more than the tests."""
-    workdir = tmp_path_factory.mktemp("browser-desk")
-    values = node_values(f"sqlite:///{workdir / 'hashdesk.sqlite3'}", None)
-    run_hashdesk(values, "migrate", cwd=workdir)
-    agent_email = create_frontline_agent(values["database_url"])
-    launcher = NodeLauncher(workdir / "nodes")
-    try:
-        yield Desk(launcher.start(values), agent_email)
-    finally:
-        launcher.stop_all()
+    with sqlite_node(tmp_path_factory, "browser-desk", create_frontline_agent) as (node, email):
+        yield Desk(node, email)
 
 
 def push_trader(node: Node) -> str:

@@ -15,7 +15,7 @@ from hashdesk.core.db import Database
 from hashdesk.helpcenter import actions
 from hashdesk.helpcenter.schemas import ArticleCreate
 from tests.conftest import make_agent
-from tests.e2e.conftest import Node, NodeLauncher, node_values, run_hashdesk
+from tests.e2e.conftest import Node, sqlite_node
 from tests.e2e.test_browser import ACTION_MS, PAYLOAD, chromium, sign_in_agent
 
 pytestmark = pytest.mark.browser
@@ -45,15 +45,8 @@ def _prepare(database_url: str) -> tuple[str, int]:
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EditorDesk]:
-    workdir = tmp_path_factory.mktemp("editor-desk")
-    values = node_values(f"sqlite:///{workdir / 'hashdesk.sqlite3'}", None)
-    run_hashdesk(values, "migrate", cwd=workdir)
-    lead_email, article_id = _prepare(values["database_url"])
-    launcher = NodeLauncher(workdir / "nodes")
-    try:
-        yield EditorDesk(launcher.start(values), lead_email, article_id)
-    finally:
-        launcher.stop_all()
+    with sqlite_node(tmp_path_factory, "editor-desk", _prepare) as (node, (email, article_id)):
+        yield EditorDesk(node, email, article_id)
 
 
 @pytest.fixture
