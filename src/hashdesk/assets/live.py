@@ -25,6 +25,7 @@ from hashdesk.assets.index import RegistryIndex
 from hashdesk.assets.queries import load_snapshot, registry_fingerprint
 from hashdesk.core.db import Database
 from hashdesk.core.events import EventBus
+from hashdesk.core.per_runtime import PerRuntime
 
 if TYPE_CHECKING:
     from hashdesk.runtime import Runtime
@@ -136,24 +137,22 @@ class LiveRegistry:
             log.exception("asset registry: rebuilding the index failed")
 
 
-# Re-entrant: a runtime collected while this thread builds another index (garbage collection
-# runs anywhere, even inside a database call) calls ``_forget`` here, with the lock held.
-_lock = threading.RLock()
-_live: dict[int, LiveRegistry] = {}
 _by_bus: weakref.WeakValueDictionary[int, LiveRegistry] = weakref.WeakValueDictionary()
+
+
+def _started_registry(runtime: Runtime) -> LiveRegistry:
+    registry = LiveRegistry(runtime.database, runtime.bus)
+    _by_bus[id(runtime.bus)] = registry
+    registry.start()
+    return registry
+
+
+_registries: PerRuntime[LiveRegistry] = PerRuntime(_started_registry, LiveRegistry.stop)
 
 
 def live_registry(runtime: Runtime) -> LiveRegistry:
     """The runtime's registry index holder, built and subscribed on first use."""
-    key = id(runtime)
-    with _lock:
-        found = _live.get(key)
-        if found is None:
-            found = _live[key] = LiveRegistry(runtime.database, runtime.bus)
-            _by_bus[id(runtime.bus)] = found
-            weakref.finalize(runtime, _forget, key, found)
-            found.start()
-    return found
+    return _registries.get(runtime)
 
 
 def changed_here(bus: EventBus | None) -> None:
@@ -163,10 +162,3 @@ def changed_here(bus: EventBus | None) -> None:
     found = _by_bus.get(id(bus))
     if found is not None:
         found.mark_changed()
-
-
-def _forget(key: int, live: LiveRegistry) -> None:
-    live.stop()
-    with _lock:
-        if _live.get(key) is live:
-            del _live[key]

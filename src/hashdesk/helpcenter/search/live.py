@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from hashdesk.core.db import Database
 from hashdesk.core.events import EventBus
+from hashdesk.core.per_runtime import PerRuntime
 from hashdesk.helpcenter.search.documents import load_documents
 from hashdesk.helpcenter.search.index import SearchIndex
 
@@ -158,45 +159,34 @@ class LiveIndex:
         self.index.replace_articles(article_ids, documents, embed=False)
 
 
-# Re-entrant: a runtime collected while this thread builds another index (garbage collection
-# runs anywhere, even inside a database call) calls ``_forget`` here, with the lock held.
-_lock = threading.RLock()
-_live: dict[int, LiveIndex] = {}
 # Every index whose threads may still run (also those of runtimes already collected).
 _started: weakref.WeakSet[LiveIndex] = weakref.WeakSet()
 
 
+def _started_index(runtime: Runtime) -> LiveIndex:
+    live = LiveIndex(runtime.database, runtime.bus)
+    try:
+        live.start()
+    except Exception:
+        live.stop()
+        raise
+    _started.add(live)
+    return live
+
+
+_indexes: PerRuntime[LiveIndex] = PerRuntime(_started_index, LiveIndex.stop)
+
+
 def live_index(runtime: Runtime) -> LiveIndex:
     """The runtime's live index, built and subscribed on first use."""
-    key = id(runtime)
-    with _lock:
-        found = _live.get(key)
-        if found is None:
-            found = LiveIndex(runtime.database, runtime.bus)
-            try:
-                found.start()
-            except Exception:
-                found.stop()  # the next request tries again (the database may be back)
-                raise
-            _live[key] = found
-            _started.add(found)
-            weakref.finalize(runtime, _forget, key, found)
-    return found
-
-
-def _forget(key: int, live: LiveIndex) -> None:
-    live.stop()
-    with _lock:
-        if _live.get(key) is live:
-            del _live[key]
+    return _indexes.get(runtime)
 
 
 @atexit.register
 def _stop_all() -> None:
     """Let the threads finish their batch before the interpreter goes: native encoders
     (ONNX Runtime, e5's engine) abort the process when torn down under a running call."""
-    with _lock:
-        running = list(_started)
+    running = list(_started)
     for live in running:
         live.stop()
     for live in running:
