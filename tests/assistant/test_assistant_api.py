@@ -239,6 +239,21 @@ def test_a_flow_through_the_api(app_client: TestClient, session: Session,
     assert "recvWindow" in explained["body"] and explained["data"]["kind"] == "flow_message"
 
 
+def test_a_question_in_spanish_starts_its_flow_in_spanish(
+    app_client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = bearer(settings, make_trader(session).external_id)
+    conversation = app_client.post(
+        "/api/v1/assistant/conversations", json={}, headers=headers
+    ).json()
+    url = f"/api/v1/assistant/conversations/{conversation['id']}"
+    asked = app_client.post(
+        f"{url}/messages", json={"body": "Mi depósito de USDT no ha llegado"}, headers=headers
+    ).json()
+    assert asked["data"]["step"] == "network"
+    assert asked["body"].startswith("¿En qué red enviaste el depósito")
+
+
 def test_the_one_shot_answer(app_client: TestClient, ids: dict[str, int]) -> None:
     answer = app_client.get("/api/v1/assistant/answer", params={"q": WITHDRAW}).json()
     assert answer["answered"] is True and answer["decision"] == "answer"

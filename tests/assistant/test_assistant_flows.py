@@ -199,6 +199,36 @@ def test_questions_suggest_their_flow() -> None:
     assert suggest(flows, "What is the maker fee for spot?") is None
 
 
+@pytest.mark.parametrize(
+    ("question", "flow_id"),
+    [
+        ("Mi depósito de USDT no ha llegado", "deposit_not_arrived"),
+        ("Meine Einzahlung ist nicht angekommen", "deposit_not_arrived"),
+        ("Мой депозит не пришёл", "deposit_not_arrived"),
+        ("الإيداع لم يصل إلى حسابي", "deposit_not_arrived"),
+        ("USDTの入金が反映されません", "deposit_not_arrived"),
+        ("USDT 입금이 안 들어왔어요", "deposit_not_arrived"),
+        ("我的USDT充值还没到账", "deposit_not_arrived"),
+        ("Retrait en attente depuis hier", "withdrawal_pending"),
+        ("提币一直在处理中", "withdrawal_pending"),
+        ("No puedo iniciar sesión", "login_2fa"),
+        ("重置2FA", "login_2fa"),
+        ("Warum wurde meine Position liquidiert?", "futures_liquidation"),
+        ("我的仓位为什么被强平", "futures_liquidation"),
+        ("APIエラー -1021", "api_error_codes"),
+    ],
+)
+def test_questions_in_other_languages_suggest_their_flow(question: str, flow_id: str) -> None:
+    assert suggest(shipped_flows(), question) is shipped_flows()[flow_id]
+
+
+@pytest.mark.parametrize(
+    "question", ["¿Cuál es la comisión de trading?", "手续费是多少", "Как пройти KYC?"]
+)
+def test_other_questions_in_other_languages_suggest_no_flow(question: str) -> None:
+    assert suggest(shipped_flows(), question) is None
+
+
 def test_a_broken_flow_file_is_refused_naming_the_problem(tmp_path: Path) -> None:
     base = {"id": "x", "title": "X", "category": "other", "start": "a",
             "steps": {"a": {"question": "Q?", "input": "text", "next": "nowhere"}},
@@ -211,6 +241,8 @@ def test_a_broken_flow_file_is_refused_naming_the_problem(tmp_path: Path) -> Non
     with pytest.raises(FlowError, match="a choice step needs choices"):
         parse_flow({**base, "steps": {"a": {"question": "Q?", "input": "choice", "next": "done"}}},
                    "x.yaml")  # fmt: skip
+    with pytest.raises(FlowError, match="trigger term False is not text"):
+        parse_flow({**base, "steps": {}, "start": "done", "triggers": [[False, "puedo"]]}, "x.yaml")
     (tmp_path / "bad.yaml").write_text("id: [unclosed", encoding="utf-8")
     with pytest.raises(FlowError, match=r"bad\.yaml: not valid YAML"):
         load_flows(tmp_path)

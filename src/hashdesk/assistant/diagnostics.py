@@ -5,7 +5,8 @@ A flow is a set of steps and terminal outcomes::
     id: deposit_not_arrived          # stable name (URLs, the conversation's reason)
     title: My deposit has not arrived
     category: deposit                # ticket category of a hand-off from this flow
-    triggers: [[deposit, arrived]]   # word sets: a question holding all of one set suggests it
+    triggers: [[deposit, arrived], [depósit*, llega*], [充值, 到账]]  # term sets: a question
+                                     # holding all terms of one set suggests the flow
     start: network
     steps:
       network:
@@ -193,11 +194,12 @@ def get_check(name: str) -> Check | None:
 
 @register_check("deposit_trace")
 def deposit_trace_today(answers: dict[str, str]) -> str:
-    """Today: the network and the hash format are already checked by the steps before, and
-    no tracer exists yet, so the deposit is ``untraced`` and the flow asks how long ago it was
-    sent. The deposit tracer (a later issue) registers itself under this name and answers
-    ``credited``, ``confirming`` or ``not_found`` from the chain and the exchange's records."""
-    return "untraced"
+    """The deposit tracer decides: ``credited``, ``confirming``, ``not_found``, or
+    ``untraced`` when it cannot tell (no node reachable, or a verdict a person should see:
+    the flow then asks how long ago it was sent and offers a ticket)."""
+    from hashdesk.chains.tracer import trace_for_flow  # the tracer pulls in the chain clients
+
+    return trace_for_flow(answers)
 
 
 # --- validating one input ---------------------------------------------------------------------
@@ -314,11 +316,29 @@ def fill(template: str, answers: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: answers.get(m.group(1), m.group(0)), template)
 
 
+# Scripts written without spaces between words (Thai, kana, CJK ideographs, Hangul, whose
+# words carry particles): their trigger terms are looked for anywhere in the question.
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD = re.compile(rf"[{_UNSPACED}]+|[^\W{_UNSPACED}]+")
+
+
+def _holds(term: str, text: str, words: set[str]) -> bool:
+    """Whether the question holds one trigger term: ``withdraw*`` is a word prefix (for
+    inflected languages), a plain word is a whole word, and a term in an unspaced script or
+    with a space or joiner inside is a piece of the text."""
+    if term.endswith("*"):
+        return any(word.startswith(term[:-1]) for word in words)
+    if _WORD.fullmatch(term) and not re.search(f"[{_UNSPACED}]", term):
+        return term in words
+    return term in text
+
+
 def suggest(flows: dict[str, Flow], question: str) -> Flow | None:
-    """The flow one of whose trigger word sets the question holds entirely (first wins)."""
-    words = set(re.findall(r"\w+", question.lower()))
+    """The flow one of whose trigger term sets the question holds entirely (first wins)."""
+    text = question.lower()
+    words = set(_WORD.findall(text))
     for flow in flows.values():
-        if any(trigger <= words for trigger in flow.triggers):
+        if any(all(_holds(term, text, words) for term in trigger) for trigger in flow.triggers):
             return flow
     return None
 
@@ -423,11 +443,22 @@ def parse_flow(raw: Any, source: str) -> Flow:
             str(k): _terminal(str(k), v, f"{source}: outcome {k}")
             for k, v in raw["outcomes"].items()
         },
-        triggers=tuple(frozenset(str(w).lower() for w in t) for t in raw.get("triggers", [])),
+        triggers=_triggers(raw.get("triggers", []), source),
         source=source,
     )
     _check_links(flow)
     return flow
+
+
+def _triggers(raw: Any, where: str) -> tuple[frozenset[str], ...]:
+    if not isinstance(raw, list) or not all(isinstance(t, list) and t for t in raw):
+        raise FlowError(f"{where}: triggers must be a list of non-empty term lists")
+    for trigger in raw:
+        for term in trigger:
+            # YAML reads a bare no/yes/on/off as a boolean and 1021 as a number
+            if not isinstance(term, str | int) or isinstance(term, bool):
+                raise FlowError(f"{where}: trigger term {term!r} is not text (quote it)")
+    return tuple(frozenset(str(term).lower() for term in trigger) for trigger in raw)
 
 
 def load_flows(folder: Path = FLOWS_DIR) -> dict[str, Flow]:
