@@ -1,18 +1,21 @@
 """Proof of reserves: build speed and memory of the merkle sum tree, against raw SHA-256.
 
     .venv/bin/python bench/reserves_build.py [--accounts 10000000] [--assets 5] [--workers N]
-        [--proofs none|all|N] [--proof-rate-accounts 100000] [--workdir /tmp/reserves_bench]
-        [--markdown /tmp/reserves_results.md]
+        [--runs 3] [--proofs none|all|N] [--proof-rate-accounts 100000]
+        [--workdir /tmp/reserves_bench] [--markdown /tmp/reserves_results.md]
 
 1. Writes a synthetic snapshot (``u<n>`` ids, Pareto-distributed balances with 8 decimals,
    half of them zero) unless ``<workdir>/snapshot-<accounts>x<assets>.csv`` exists.
-2. Times ``build_reserves`` on it (by default without proof files: the tree build), stage by
-   stage, with the peak resident memory of the whole process tree (the builder and its hashing
-   workers, sampled every 20 ms from /proc) and the CPU time used.
+2. Times ``build_reserves`` on it ``--runs`` times (by default without proof files: the tree
+   build), stage by stage, with the peak resident memory of the whole process tree (the
+   builder and its hashing workers, sampled every 20 ms from /proc), the CPU time used and
+   the load average before and after.
 3. Measures, in the same run, the raw ``hashlib`` SHA-256 rate on the same input sizes (an
    account hash of salt + id, a leaf preimage, a node preimage: the three hashes a leaf costs)
-   in one process, before and after the build, and reports the build's leaves per second as a
-   ratio to that raw rate (per core used, and for one core).
+   in one process, before every build and after the last, and reports each build's leaves per
+   second as a ratio to the mean of the raw rates measured just before and after it (per core
+   used, and for one core). Every figure is the median over the runs; the table also gives the
+   range.
 4. Optionally times writing every proof file for a smaller snapshot (``--proof-rate-accounts``)
    so the cost of ``--proofs all`` at full size can be estimated honestly.
 """
@@ -165,15 +168,23 @@ class Run:
     wall: float
     cpu: float
     peak_bytes: int
+    load: tuple[float, float]  # 1-minute load average before and after
+
+    @property
+    def tree_seconds(self) -> float:
+        seconds = self.result.seconds
+        return seconds["leaves"] + seconds["duplicates"] + seconds["levels"]
 
 
 def timed_build(snapshot: Path, out: Path, proofs: ProofChoice, workers: int | None) -> Run:
     shutil.rmtree(out, ignore_errors=True)
+    load_before = os.getloadavg()[0]
     cpu_before = cpu_seconds()
     started = time.perf_counter()
     with MemoryWatch() as watch:
         result = build_reserves(snapshot, out, proofs=proofs, workers=workers)
-    return Run(result, time.perf_counter() - started, cpu_seconds() - cpu_before, watch.peak_bytes)
+    wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
+    return Run(result, wall, cpu, watch.peak_bytes, (load_before, os.getloadavg()[0]))
 
 
 def parse_proofs(value: str) -> ProofChoice:
@@ -187,6 +198,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000_000)
     parser.add_argument("--assets", type=int, default=5)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--runs", type=int, default=3, help="timed builds; medians are reported")
     parser.add_argument(
         "--proofs", default="none", help="proof files in the timed build: none, all or N"
     )
@@ -205,11 +217,11 @@ def main() -> None:
             file=sys.stderr,
         )
 
-    raw_before = raw_rate(args.assets)
-    load_before = os.getloadavg()
-    run = timed_build(snapshot, args.workdir / "out", parse_proofs(args.proofs), workers)
-    load_after = os.getloadavg()
-    raw_after = raw_rate(args.assets)
+    raws = [raw_rate(args.assets)]
+    runs: list[Run] = []
+    for _ in range(args.runs):
+        runs.append(timed_build(snapshot, args.workdir / "out", parse_proofs(args.proofs), workers))
+        raws.append(raw_rate(args.assets))
     proof_run = None
     if args.proof_rate_accounts:
         small = args.workdir / f"snapshot-{args.proof_rate_accounts}x{args.assets}.csv"
@@ -218,58 +230,68 @@ def main() -> None:
         proof_run = timed_build(small, args.workdir / "out-proofs", "all", workers)
         shutil.rmtree(args.workdir / "out-proofs", ignore_errors=True)
 
-    report = render(
-        args, workers, snapshot, run, proof_run, raw_before, raw_after, load_before, load_after
-    )
+    report = render(args, workers, snapshot, runs, raws, proof_run)
     print(report)
     args.markdown.write_text(report, encoding="utf-8")
+
+
+def spread(values: list[float], shown: str = "{:,.1f}") -> str:
+    """The median, and the range when there are several values."""
+    middle = shown.format(statistics.median(values))
+    if len(values) < 2:
+        return middle
+    return f"{middle} ({shown.format(min(values))} – {shown.format(max(values))})"
 
 
 def render(
     args: argparse.Namespace,
     workers: int,
     snapshot: Path,
-    run: Run,
+    runs: list[Run],
+    raws: list[RawRate],
     proof_run: Run | None,
-    raw_before: RawRate,
-    raw_after: RawRate,
-    load_before: tuple[float, float, float],
-    load_after: tuple[float, float, float],
 ) -> str:
-    leaves = run.result.leaf_count
-    seconds = run.result.seconds
-    tree_seconds = seconds["leaves"] + seconds["duplicates"] + seconds["levels"]
-    leaves_per_s = leaves / tree_seconds
-    raw = statistics.mean([raw_before.leaves_per_s, raw_after.leaves_per_s])
-    digest64 = statistics.mean([raw_before.digest64_per_s, raw_after.digest64_per_s])
-    raw_cpu = statistics.mean([raw_before.cpu_seconds_per_leaf, raw_after.cpu_seconds_per_leaf])
+    leaves = runs[0].result.leaf_count
     cores = min(workers, os.cpu_count() or 1)
+    # Each run against the raw rate measured just before and just after it.
+    raw_around = [
+        statistics.mean([raws[i].leaves_per_s, raws[i + 1].leaves_per_s]) for i in range(len(runs))
+    ]
+    rates = [leaves / run.tree_seconds for run in runs]
+    ratios = [rate / raw for rate, raw in zip(rates, raw_around, strict=True)]
+    raw_cpu = statistics.median([raw.cpu_seconds_per_leaf for raw in raws])
+    stages = {
+        name: statistics.median([run.result.seconds[name] for run in runs])
+        for name in ("leaves", "duplicates", "levels", "proofs")
+    }
+    loads = [load for run in runs for load in run.load]
     lines = [
         "# Proof of reserves: tree build benchmark",
         "",
         f"- command: `.venv/bin/python bench/reserves_build.py {' '.join(sys.argv[1:])}`".rstrip(),
         f"- date: {datetime.now(UTC).replace(microsecond=0).isoformat()}",
-        f"- machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"load average {load_before[0]:.1f} before / {load_after[0]:.1f} after (the machine is shared)",
+        f"- machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"1-minute load average {min(loads):.1f}–{max(loads):.1f} during the runs (the machine is shared)",
         f"- input: {leaves:,} accounts × {args.assets} assets, {snapshot.stat().st_size / 1e6:.0f} MB CSV; "
-        f"{workers} hashing workers; proofs in the timed run: {args.proofs}",
+        f"{workers} worker processes; proofs in the timed runs: {args.proofs}; {len(runs)} run(s): median (range)",
         "",
         "| figure | value |",
         "| --- | --- |",
-        f"| tree build (read + parse + leaves + duplicate check + levels) | {tree_seconds:.1f} s |",
-        f"| stages | leaves {seconds['leaves']:.1f} s, duplicate check {seconds['duplicates']:.1f} s, "
-        f"levels {seconds['levels']:.1f} s, proofs {seconds['proofs']:.1f} s |",
-        f"| whole call, wall | {run.wall:.1f} s |",
-        f"| CPU time (builder + workers) | {run.cpu:.1f} s |",
-        f"| leaves per second (tree build) | {leaves_per_s:,.0f} |",
-        f"| raw hashlib, same input sizes, 1 core: leaves/s (3 hashes a leaf) | {raw:,.0f} |",
-        f"| ratio to raw, per core used ({cores}) | {leaves_per_s / (raw * cores):.2f} |",
-        f"| ratio to raw, one core | {leaves_per_s / raw:.2f} |",
+        f"| tree build (read + parse + leaves + chunk levels + duplicate check + top levels) | {spread([run.tree_seconds for run in runs])} s |",
+        f"| stages (medians) | leaves and chunk levels {stages['leaves']:.1f} s, duplicate check {stages['duplicates']:.1f} s, "
+        f"top levels {stages['levels']:.2f} s, proofs {stages['proofs']:.1f} s |",
+        f"| whole call, wall | {spread([run.wall for run in runs])} s |",
+        f"| CPU time (builder + workers) | {spread([run.cpu for run in runs])} s |",
+        f"| leaves per second (tree build) | {spread(rates, '{:,.0f}')} |",
+        f"| raw hashlib, same input sizes, 1 core: leaves/s (3 hashes a leaf) | {spread([raw.leaves_per_s for raw in raws], '{:,.0f}')} |",
+        f"| ratio to raw, per core used ({cores}) | {spread([ratio / cores for ratio in ratios], '{:.2f}')} |",
+        f"| ratio to raw, one core | {spread(ratios, '{:.2f}')} |",
         f"| CPU per leaf: raw hashing / whole build (efficiency, load-independent) | "
-        f"{raw_cpu * 1e6:.2f} µs / {run.cpu / leaves * 1e6:.2f} µs = {raw_cpu * leaves / run.cpu:.2f} |",
-        f"| raw hashlib 64-byte digests/s, 1 core (before / after) | {raw_before.digest64_per_s:,.0f} / {raw_after.digest64_per_s:,.0f} |",
-        f"| peak memory, process tree (RSS) | {run.peak_bytes / 2**20:,.0f} MiB |",
-        f"| root | `{run.result.root_hash}` |",
+        f"{raw_cpu * 1e6:.2f} µs / {statistics.median([run.cpu for run in runs]) / leaves * 1e6:.2f} µs = "
+        f"{spread([raw_cpu * leaves / run.cpu for run in runs], '{:.2f}')} |",
+        f"| raw hashlib 64-byte digests/s, 1 core | {spread([raw.digest64_per_s for raw in raws], '{:,.0f}')} |",
+        f"| peak memory, process tree (RSS) | {spread([run.peak_bytes / 2**20 for run in runs], '{:,.0f}')} MiB |",
+        f"| root (last run; a new salt and nonces each build) | `{runs[-1].result.root_hash}` |",
     ]
     if proof_run is not None:
         per_proof = proof_run.result.seconds["proofs"] / proof_run.result.leaf_count
@@ -283,8 +305,8 @@ def render(
     lines += [
         "",
         f"Raw digest rate context: the issue quotes about 3.8 million 64-byte digests per second per core on an idle "
-        f"machine; this run measured {digest64:,.0f}, so the absolute times above scale with the machine's load, "
-        "the ratios much less.",
+        f"machine; this run measured {statistics.median([raw.digest64_per_s for raw in raws]):,.0f}, so the absolute "
+        "times above scale with the machine's load, the ratios much less.",
         "",
     ]
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from hashdesk.reserves import (
     verify_document,
 )
 from hashdesk.reserves.proof import proof_for_account
+from hashdesk.reserves.snapshot import Block, _parse_careful, _parse_plain, parse_block
 from hashdesk.reserves.tree import Asset, leaf_hash, node_hash, sibling_positions
 
 from .helpers import build, proofs, reference_root, units, write_csv
@@ -80,20 +81,58 @@ def test_root_sums_are_the_snapshot_totals_and_every_proof_verifies(
         assert root_sums == [units(result.totals[symbol]) for symbol in ASSETS]
 
 
-def test_the_process_pool_builds_the_same_tree_across_many_chunks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("accounts", "workers"), [(3001, 2), (323, 2), (64, 1), (65, 1)])
+def test_chunked_builds_make_the_same_tree_as_a_plain_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accounts: int, workers: int
 ) -> None:
-    # Small chunks and blocks so that 3,001 accounts cross many chunk and block boundaries.
-    monkeypatch.setattr("hashdesk.reserves.tree.NODES_PER_CHUNK", 64)
-    monkeypatch.setattr("hashdesk.reserves.snapshot.BLOCK_BYTES", 2048)
+    # Chunks of 64 leaves: 3,001 accounts cross many chunks and planning reads; 323 ends with a
+    # chunk of 3 leaves whose root is promoted from level 2 to the chunks' level 6; 64 is one
+    # full chunk and 65 a full one and a single leaf.
+    monkeypatch.setattr("hashdesk.reserves.build.CHUNK_LEVELS", 6)
+    monkeypatch.setattr("hashdesk.reserves.snapshot.PLAN_BYTES", 2048)
     monkeypatch.setattr("hashdesk.reserves.proof.GROUP_SPAN", 100)
-    rows = [(f"user{n}", (f"{n}.5", "0", f"0.0000000{n % 10}")) for n in range(3001)]
+    rows = [(f"user{n}", (f"{n}.5", "0", f"0.0000000{n % 10}")) for n in range(accounts)]
     snapshot = write_csv(tmp_path / "s.csv", ASSETS, rows)
-    result = build_reserves(snapshot, tmp_path / "out", workers=2)
+    result = build_reserves(snapshot, tmp_path / "out", workers=workers)
     documents = proofs(tmp_path / "out")
-    assert len(documents) == 3001 and result.depth == 12
+    assert len(documents) == accounts and result.depth == (accounts - 1).bit_length()
     assert reference_root(documents)[0].hex() == result.root_hash
-    assert all(verify_document(proof).ok for proof in documents[::97])
+    assert all(verify_document(proof).ok for proof in documents[::7])
+
+
+cells = st.text(alphabet="0123456789.-e x", max_size=12)
+plain_rows = st.lists(
+    st.tuples(st.text(alphabet="ab1._-", min_size=0, max_size=5), cells, cells),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(plain_rows, st.sampled_from([0, 2, 8, 18]))
+def test_the_fast_parser_agrees_with_the_careful_one(
+    rows: list[tuple[str, str, str]], decimals: int
+) -> None:
+    """Whatever the fast path accepts, the careful path accepts with the same ids and values;
+    anything else goes to the careful path, which names the refused rows."""
+    block = Block("\n".join(",".join(row) for row in rows).encode(), 2)
+    careful = _parse_careful(block, [2, 1], [decimals, 8])
+    fast = _parse_plain(block, [2, 1], [decimals, 8])
+    if fast is not None:
+        assert careful.problems == []
+        assert fast.ids == careful.ids
+        assert fast.amounts.tolist() == careful.amounts.tolist()
+    assert parse_block(block, [2, 1], [decimals, 8]).amounts.tolist() == careful.amounts.tolist()
+
+
+def test_plain_snapshots_take_the_fast_path() -> None:
+    block = Block(b"u1,0.5,12\nu2,,007.25000000\nu.3,5.,0.00000001", 2)
+    parsed = _parse_plain(block, [1, 2], [8, 8])
+    assert parsed is not None and parsed.ids == [b"u1", b"u2", b"u.3"]
+    assert parsed.amounts.tolist() == [[50_000_000, 1_200_000_000], [0, 725_000_000],
+                                       [500_000_000, 1]]  # fmt: skip
+    for refused in (b'"u1",1,1', b"u1,1", b"u1,1,1\n", b",1,1", b"u1,-1,1", b"u1,1.2.3,1"):
+        assert _parse_plain(Block(refused, 2), [1, 2], [8, 8]) is None, refused
 
 
 def test_negative_balances_are_refused_with_their_lines(tmp_path: Path) -> None:
@@ -264,6 +303,25 @@ def test_parquet_snapshots_when_pyarrow_is_installed(tmp_path: Path) -> None:
     parquet.write_table(floats, tmp_path / "f.parquet")
     with pytest.raises(SnapshotError, match="floating-point"):
         build_reserves(tmp_path / "f.parquet", tmp_path / "out2", workers=1)
+
+
+def test_parquet_row_groups_and_chunks_need_not_line_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    from decimal import Decimal
+
+    monkeypatch.setattr("hashdesk.reserves.build.CHUNK_LEVELS", 3)
+    balances = [Decimal(n) / 100 for n in range(37)]
+    table = pa.table({"account": [f"p{n}" for n in range(37)],
+                      "BTC": pa.array(balances, type=pa.decimal128(20, 8))})  # fmt: skip
+    parquet.write_table(table, tmp_path / "s.parquet", row_group_size=5)
+    result = build_reserves(tmp_path / "s.parquet", tmp_path / "out", workers=2)
+    documents = proofs(tmp_path / "out")
+    assert [proof["account"]["id"] for proof in documents] == [f"p{n}" for n in range(37)]
+    assert result.totals == {"BTC": "6.66000000"}
+    assert reference_root(documents)[0].hex() == result.root_hash
 
 
 def test_rows_that_are_not_utf8_are_refused(tmp_path: Path) -> None:

@@ -184,7 +184,8 @@ def test_cli_build_shows_progress_and_names_refused_rows(tmp_path: Path) -> None
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "leaves" in result.stderr and "level 1" in result.stderr
+    assert "leaves and their chunk's levels" in result.stderr
+    assert "duplicate check: 2/2" in result.stderr and "levels above the chunks" in result.stderr
     assert "total BTC 3.00000000" in result.stdout
     assert len(list((tmp_path / "out" / "proofs").glob("*/*.json"))) == 2
     bad = write_csv(tmp_path / "bad.csv", ["BTC"], [("a", ("1",)), ("a", ("-2",))])

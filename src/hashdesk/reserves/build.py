@@ -20,38 +20,38 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from hashdesk.reserves.chunk import ChunkResult, ChunkTask, build_chunk
 from hashdesk.reserves.errors import BuildError, RowProblem, SnapshotError
 from hashdesk.reserves.snapshot import (
     MAX_PROBLEMS,
-    Block,
-    LeafBatch,
-    LeafTask,
     check_assets,
-    hash_leaf_block,
-    iter_blocks,
+    iter_sources,
+    progress_total,
     read_header,
-    snapshot_size,
 )
 from hashdesk.reserves.tree import (
     HASH_SIZE,
     SALT_SIZE,
     Asset,
-    LevelStore,
+    Nodes,
     Progress,
+    TreeTop,
     account_hash,
-    build_levels,
     default_workers,
     make_pool,
     ordered_map,
+    write_nodes,
 )
 
 MAX_DECIMALS = 18
+# Leaves per chunk (2**k; see chunk.py): about 4 MB of CSV, large enough that numpy's work on
+# whole columns dominates the per-chunk overhead, small enough that a worker stays ~100 MB.
+CHUNK_LEVELS = 16
 ProofChoice = Literal["all", "none"] | int
-_KEY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -159,37 +159,32 @@ def _block_heights(raw: Any, source: str) -> dict[str, int]:
 # --- the build ----------------------------------------------------------------------------
 
 
-class _LeafFiles:
-    """The private per-leaf files, appended to in snapshot order."""
-
-    NAMES = (
-        "level-0.hashes",
-        "level-0.sums",
-        "accounts.bin",
-        "nonces.bin",
-        "ids.txt",
-        "ids.offsets",
-    )
+class _IdFiles:
+    """``ids.txt`` (the account ids, one a line, in snapshot order) and ``ids.offsets`` (where
+    each line starts), appended to in order by the build."""
 
     def __init__(self, folder: Path) -> None:
-        self.files: dict[str, BinaryIO] = {name: (folder / name).open("wb") for name in self.NAMES}
-        self.id_bytes = 0
-        self.files["ids.offsets"].write(np.zeros(1, dtype=np.uint64).tobytes())
+        self.text = (folder / "ids.txt").open("wb")
+        self.offsets = (folder / "ids.offsets").open("wb")
+        self.size = 0
+        self.offsets.write(np.zeros(1, dtype=np.uint64).tobytes())
 
-    def append(self, batch: LeafBatch) -> None:
-        self.files["level-0.hashes"].write(batch.leaf_hashes)
-        self.files["level-0.sums"].write(batch.amounts.tobytes())
-        self.files["accounts.bin"].write(batch.account_hashes)
-        self.files["nonces.bin"].write(batch.nonces)
-        self.files["ids.txt"].write(batch.ids)
-        ends = np.frombuffer(batch.ids, dtype=np.uint8) == ord("\n")
-        offsets = np.flatnonzero(ends).astype(np.uint64) + np.uint64(self.id_bytes + 1)
-        self.files["ids.offsets"].write(offsets.tobytes())
-        self.id_bytes += len(batch.ids)
+    def append(self, ids: bytes) -> None:
+        self.text.write(ids)
+        ends = np.flatnonzero(np.frombuffer(ids, dtype=np.uint8) == ord("\n"))
+        self.offsets.write((ends.astype(np.uint64) + np.uint64(self.size + 1)).tobytes())
+        self.size += len(ids)
 
     def close(self) -> None:
-        for file in self.files.values():
-            file.close()
+        self.text.close()
+        self.offsets.close()
+
+
+@dataclass(frozen=True)
+class ChunkRoot:
+    number: int
+    level: int  # CHUNK_LEVELS, or lower for a short last chunk
+    node: Nodes
 
 
 @dataclass
@@ -198,6 +193,17 @@ class _Leaves:
     totals: list[int] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     problem_count: int = 0
+    roots: list[ChunkRoot] = field(default_factory=list)
+    prefixes: list[bytes] = field(default_factory=list)  # 8 bytes an account (see _duplicates)
+
+    def add(self, chunk: ChunkResult) -> None:
+        self.count += chunk.count
+        self.totals = [a + b for a, b in zip(self.totals, chunk.totals, strict=True)]
+        self.problem_count += chunk.problem_count
+        self.problems.extend(chunk.problems[: MAX_PROBLEMS - len(self.problems)])
+        # Only the root is kept: a chunk's ids (~0.5 MB) are written out and dropped.
+        self.roots.append(ChunkRoot(chunk.number, chunk.top_level, chunk.top))
+        self.prefixes.append(chunk.prefixes)
 
 
 def build_reserves(
@@ -274,19 +280,19 @@ def _build(
     pool = make_pool(workers)
     try:
         started = time.perf_counter()
-        leaves = _hash_leaves(
+        leaves = _build_chunks(
             snapshot, private / "tree", manifest, columns, salt, pool, workers, progress
         )
         seconds["leaves"] = time.perf_counter() - started
-        _refuse(leaves, _duplicates(private / "tree", leaves.count, salt), snapshot.name)
+        _refuse(leaves, _duplicates(private / "tree", leaves, salt), snapshot.name)
         seconds["duplicates"] = time.perf_counter() - started - seconds["leaves"]
+        if progress is not None:
+            progress("duplicate check", leaves.count, leaves.count)
         started = time.perf_counter()
-        store = LevelStore(private / "tree", len(manifest.assets))
-        try:
-            top = build_levels(store, leaves.count, pool, workers, progress)
-        finally:
-            store.close()
+        top = _build_top(private / "tree", leaves.roots, CHUNK_LEVELS)
         seconds["levels"] = time.perf_counter() - started
+        if progress is not None:
+            progress("levels above the chunks", len(leaves.roots), len(leaves.roots))
     finally:
         if pool is not None:
             pool.shutdown()
@@ -324,7 +330,7 @@ def _chosen(proofs: ProofChoice, count: int) -> Iterator[int] | range:
     return iter(int(index) for index in picked)
 
 
-def _hash_leaves(
+def _build_chunks(
     snapshot: Path,
     folder: Path,
     manifest: Manifest,
@@ -334,34 +340,43 @@ def _hash_leaves(
     workers: int,
     progress: Progress | None,
 ) -> _Leaves:
+    """Every chunk's leaves and subtree (in the workers), the ids and totals (here)."""
     decimals = [asset.decimals for asset in manifest.assets]
+    levels = CHUNK_LEVELS
     tasks = (
-        LeafTask(block, columns, decimals, salt)
-        for block in _counted(iter_blocks(snapshot), snapshot, progress)
+        ChunkTask(number, source, columns, decimals, salt, folder, levels)
+        for number, source in enumerate(iter_sources(snapshot, 1 << levels))
     )
+    total = progress_total(snapshot)
     leaves = _Leaves(totals=[0] * len(columns))
-    files = _LeafFiles(folder)
+    ids = _IdFiles(folder)
     try:
-        for batch in ordered_map(pool, hash_leaf_block, tasks, 2 * workers):
-            leaves.count += batch.count
-            leaves.totals = [a + b for a, b in zip(leaves.totals, batch.totals, strict=True)]
-            leaves.problem_count += batch.problem_count
-            leaves.problems.extend(batch.problems[: MAX_PROBLEMS - len(leaves.problems)])
-            files.append(batch)
+        for chunk in ordered_map(pool, build_chunk, tasks, 2 * workers):
+            leaves.add(chunk)
+            ids.append(chunk.ids)
+            if progress is not None:
+                progress("leaves and their chunk's levels", chunk.end, total)
     finally:
-        files.close()
+        ids.close()
+    if progress is not None:  # the header and a blank last line were not counted
+        progress("leaves and their chunk's levels", total, total)
     return leaves
 
 
-def _counted(blocks: Iterator[Block], snapshot: Path, progress: Progress | None) -> Iterator[Block]:
-    total, done = snapshot_size(snapshot), 0
-    for block in blocks:
-        done += len(block.data) + 1
-        if progress is not None:
-            progress("leaves (bytes read)", min(done, total), total)
-        yield block
-    if progress is not None:
-        progress("leaves (bytes read)", total, total)  # the header and CRLFs were not counted
+def _build_top(folder: Path, chunks: list[ChunkRoot], levels: int) -> TreeTop:
+    """The levels above the chunks' roots, up to the root of the whole tree."""
+    if len(chunks) == 1:
+        only = chunks[0]
+        return TreeTop(only.node.hashes[0].tobytes(), only.node.root_sums(), only.level)
+    last = chunks[-1]
+    for level in range(last.level + 1, levels + 1):
+        # A short last chunk's root is the last node of these levels, promoted unchanged.
+        write_nodes(folder, level, (last.number << levels) >> level, last.node)
+    nodes, level = Nodes.join([chunk.node for chunk in chunks]), levels
+    while len(nodes) > 1:
+        nodes, level = nodes.parents(), level + 1
+        write_nodes(folder, level, 0, nodes)
+    return TreeTop(nodes.hashes[0].tobytes(), nodes.root_sums(), level)
 
 
 def _refuse(leaves: _Leaves, duplicates: tuple[list[RowProblem], int], source: str) -> None:
@@ -376,27 +391,22 @@ def _refuse(leaves: _Leaves, duplicates: tuple[list[RowProblem], int], source: s
         raise SnapshotError("{name}: the snapshot has no accounts", name=source)
 
 
-def _duplicates(folder: Path, count: int, salt: bytes) -> tuple[list[RowProblem], int]:
-    """Equal salted account hashes are equal account ids. Sort the 8-byte prefixes (read in
-    chunks: 80 MB for 10 million accounts), then confirm each equal prefix on the full hash."""
-    keys = np.empty(count, dtype=np.uint64)
-    with (folder / "accounts.bin").open("rb") as file:
-        for start in range(0, count, _KEY_CHUNK):
-            rows = np.fromfile(
-                file, dtype=np.uint8, count=min(_KEY_CHUNK, count - start) * HASH_SIZE
-            )
-            keys[start : start + len(rows) // HASH_SIZE] = (
-                rows.reshape(-1, HASH_SIZE)[:, :8].copy().view(np.uint64).ravel()
-            )
-    order = np.argsort(keys)  # any order among equal keys will do
-    same = np.flatnonzero(keys[order[1:]] == keys[order[:-1]])
+def _duplicates(folder: Path, leaves: _Leaves, salt: bytes) -> tuple[list[RowProblem], int]:
+    """Equal salted account hashes are equal account ids. Sort the 8-byte prefixes the chunks
+    sent (80 MB for 10 million accounts), then confirm each equal prefix on the full hash."""
+    keys = np.frombuffer(b"".join(leaves.prefixes), dtype=np.uint64)
+    leaves.prefixes.clear()
+    ordered = np.sort(keys)
+    repeated_keys = ordered[1:][ordered[1:] == ordered[:-1]]
+    del ordered
+    # Rare: only rows whose prefix is repeated are read back and compared in full.
+    candidates = np.flatnonzero(np.isin(keys, repeated_keys)) if len(repeated_keys) else ()
     del keys
     groups: dict[bytes, set[int]] = {}
     with (folder / "accounts.bin").open("rb") as file:
-        for position in same:
-            for index in (int(order[position]), int(order[position + 1])):
-                file.seek(index * HASH_SIZE)
-                groups.setdefault(file.read(HASH_SIZE), set()).add(index)
+        for index in candidates:
+            file.seek(int(index) * HASH_SIZE)
+            groups.setdefault(file.read(HASH_SIZE), set()).add(int(index))
     # Rows without an account id (blank lines, empty ids) are already refused as such.
     groups.pop(account_hash(salt, ""), None)
     repeated = sorted(index for members in groups.values() if len(members) > 1 for index in members)

@@ -1,9 +1,13 @@
 """Errors of the proof-of-reserves domain.
 
 DomainError
-└── InvalidInput (422)
-    ├── SnapshotError     the liabilities snapshot or manifest is refused (names the rows)
-    └── BuildError        the tree cannot be built (e.g. an output folder that is not empty)
+├── InvalidInput (422)
+│   ├── SnapshotError     the liabilities snapshot or manifest is refused (names the rows)
+│   └── BuildError        the tree cannot be built (e.g. an output folder that is not empty)
+└── NotFound (404)
+    ├── NoPublishedBuild  the agents' lookup has no build to read (setting unset, folder empty
+    │                     or unreadable, private part missing)
+    └── ProofNotFound     the account is not in the latest build
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hashdesk.core.errors import InvalidInput
+from hashdesk.core.errors import InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,13 @@ class SnapshotError(InvalidInput):
 class BuildError(InvalidInput):
     code = "reserves_build_failed"
     title = "Build failed"
+
+
+class NoPublishedBuild(NotFound):
+    code = "reserves_no_build"
+    title = "No published build"
+
+
+class ProofNotFound(NotFound):
+    code = "reserves_proof_not_found"
+    title = "Proof not found"

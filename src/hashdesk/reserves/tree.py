@@ -14,8 +14,11 @@ Encoding (format ``hashdesk-por/1``; the verifier and the browser page follow it
 - A level with an odd number of nodes promotes its last node unchanged to the next level; it is
   never duplicated, which would count its balances twice.
 
-The builder keeps each level in two files (hashes; sums) and reads them in chunks, so memory
-stays flat whatever the number of accounts; the SHA-256 work is spread over a process pool.
+The builder cuts the leaves into chunks of a power of two (``build.py``): the subtree of such
+an aligned chunk is the same whatever the leaves after it, so each chunk's levels are built in
+memory by a worker and written in place into the level files (two a level: hashes; sums), and
+only the chunks' roots are combined at the top. Memory stays flat whatever the number of
+accounts.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ NONCE_SIZE = 16
 SALT_SIZE = 32
 AMOUNT_SIZE = 16
 MAX_SUM = 2**128 - 1
-NODES_PER_CHUNK = 1 << 17
 
 U64 = npt.NDArray[np.uint64]
 Progress = Callable[[str, int, int], None]
@@ -92,14 +94,16 @@ def sibling_positions(index: int, leaf_count: int) -> list[tuple[int, str]]:
     return steps
 
 
-# --- parallel SHA-256 ---------------------------------------------------------------------
+# --- hashing many records -------------------------------------------------------------------
 
 
 def hash_records(buffer: bytes, size: int) -> bytes:
-    """SHA-256 of each ``size``-byte record of ``buffer``, digests concatenated."""
-    view = memoryview(buffer)
+    """SHA-256 of each ``size``-byte record of ``buffer``, digests concatenated.
+
+    A list comprehension over bytes slices: measured the fastest pure-Python form here (about
+    1.4x the cost of hashing prepared inputs; ``map`` chains and memoryview slices are slower)."""
     sha256 = hashlib.sha256
-    return b"".join([sha256(view[i : i + size]).digest() for i in range(0, len(view), size)])
+    return b"".join([sha256(buffer[i : i + size]).digest() for i in range(0, len(buffer), size)])
 
 
 def ordered_map(
@@ -120,7 +124,7 @@ def ordered_map(
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor | None:
-    """A pool of ``workers`` processes, or None to hash in this process (``workers`` <= 1)."""
+    """A pool of ``workers`` processes, or None to work in this process (``workers`` <= 1)."""
     if workers <= 1:
         return None
     # fork is cheap and the workers need nothing but the functions of this module.
@@ -130,6 +134,71 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
 
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
+
+
+# --- levels in memory -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """Consecutive nodes of one level: ``hashes`` (n, 32) bytes, ``sums`` (n, assets, 2) as
+    (high, low) uint64 words of each 128-bit sum."""
+
+    hashes: npt.NDArray[np.uint8]
+    sums: U64
+
+    def __len__(self) -> int:
+        return int(self.hashes.shape[0])
+
+    @classmethod
+    def leaves(cls, leaf_hashes: bytes, amounts: U64) -> Nodes:
+        """Leaves from their digests and their (n, assets) amounts (each below 2**64)."""
+        wide = np.zeros((*amounts.shape, 2), dtype=np.uint64)
+        wide[:, :, 1] = amounts
+        return cls(np.frombuffer(leaf_hashes, dtype=np.uint8).reshape(-1, HASH_SIZE), wide)
+
+    @classmethod
+    def join(cls, parts: list[Nodes]) -> Nodes:
+        return cls(
+            np.concatenate([part.hashes for part in parts]),
+            np.concatenate([part.sums for part in parts]),
+        )
+
+    def parents(self) -> Nodes:
+        """The next level up: pairs hashed together, an odd last node promoted unchanged."""
+        paired = len(self) - len(self) % 2
+        records, parent_sums = _node_preimages(self.hashes[:paired], self.sums[:paired])
+        record_size = 1 + 2 * HASH_SIZE + self.sums.shape[1] * AMOUNT_SIZE
+        hashes = np.frombuffer(hash_records(records, record_size), dtype=np.uint8)
+        parents = Nodes(hashes.reshape(-1, HASH_SIZE), parent_sums)
+        if paired == len(self):
+            return parents
+        return Nodes.join([parents, Nodes(self.hashes[paired:], self.sums[paired:])])
+
+    def root_sums(self) -> list[int]:
+        return [(int(high) << 64) | int(low) for high, low in self.sums[0]]
+
+
+def write_nodes(folder: Path, level: int, first: int, nodes: Nodes) -> None:
+    """Write ``nodes`` in place into the level's files, from node ``first`` on. The files are
+    created when missing and never truncated, so chunks may be written in any order and by
+    several processes at once (each writes its own byte range)."""
+    hashes_size = HASH_SIZE
+    sums_size = nodes.sums.shape[1] * 2 * 8
+    sums = nodes.sums.tobytes()
+    if level == 0:
+        # Leaf amounts are kept as one uint64 per asset (they are below 2**64).
+        sums_size //= 2
+        sums = np.ascontiguousarray(nodes.sums[:, :, 1]).tobytes()
+    write_at(folder / f"level-{level}.hashes", first * hashes_size, nodes.hashes.tobytes())
+    write_at(folder / f"level-{level}.sums", first * sums_size, sums)
+
+
+def write_at(path: Path, offset: int, data: bytes) -> None:
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "r+b") as file:
+        file.seek(offset)
+        file.write(data)
 
 
 # --- level files --------------------------------------------------------------------------
@@ -219,78 +288,11 @@ def _node_preimages(hashes: npt.NDArray[np.uint8], sums: U64) -> tuple[bytes, U6
     return records.tobytes(), parent_sums
 
 
-def _hash_task(task: tuple[bytes, int]) -> bytes:
-    return hash_records(*task)
-
-
 @dataclass(frozen=True)
 class TreeTop:
     root_hash: bytes
     root_sums: list[int]
     depth: int
-
-
-def build_levels(
-    store: LevelStore,
-    leaf_count: int,
-    pool: ProcessPoolExecutor | None,
-    workers: int,
-    progress: Progress | None = None,
-) -> TreeTop:
-    """Build every level above the leaves (level 0 must be on disk) and return the root."""
-    sizes = level_sizes(leaf_count)
-    done, total = 0, sum(sizes[1:])
-    for level in range(len(sizes) - 1):
-        done = _build_level(store, level, sizes[level], pool, workers, progress, done, total)
-    top = len(sizes) - 1
-    root_sums = store.read_sums(top, 0, 1)[0]
-    return TreeTop(
-        root_hash=store.read_hashes(top, 0, 1)[0].tobytes(),
-        root_sums=[(int(high) << 64) | int(low) for high, low in root_sums],
-        depth=top,
-    )
-
-
-def _build_level(
-    store: LevelStore,
-    level: int,
-    size: int,
-    pool: ProcessPoolExecutor | None,
-    workers: int,
-    progress: Progress | None,
-    done: int,
-    total: int,
-) -> int:
-    paired = size - size % 2
-    chunks = [
-        (start, min(start + 2 * NODES_PER_CHUNK, paired))
-        for start in range(0, paired, 2 * NODES_PER_CHUNK)
-    ]
-    record_size = 1 + 2 * HASH_SIZE + store.asset_count * AMOUNT_SIZE
-
-    def preimage_tasks() -> Iterator[tuple[bytes, int]]:
-        for start, stop in chunks:
-            records, parent_sums = _node_preimages(
-                store.read_hashes(level, start, stop), store.read_sums(level, start, stop)
-            )
-            sums_file.write(parent_sums.tobytes())
-            yield records, record_size
-
-    with (
-        store.hashes_path(level + 1).open("wb") as hashes_file,
-        store.sums_path(level + 1).open("wb") as sums_file,
-    ):
-        for digests in ordered_map(pool, _hash_task, preimage_tasks(), 2 * workers):
-            hashes_file.write(digests)
-            done += len(digests) // HASH_SIZE
-            if progress is not None:
-                progress(f"level {level + 1}", done, total)
-        if size % 2:
-            # The odd last node goes up unchanged (see the module docstring).
-            hashes_file.write(store.read_hashes(level, size - 1, size).tobytes())
-            sums_file.write(store.read_sums(level, size - 1, size).tobytes())
-            done += 1
-    return done
 
 
 def exact_total(values: U64) -> int:
