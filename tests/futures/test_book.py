@@ -80,7 +80,7 @@ def test_each_crossing_is_reported_once_and_rearms() -> None:
 
     def tick(mark: float) -> list[int]:
         book.evaluate([mark])
-        return book.crossings().tolist()
+        return book.crossings().risen.tolist()
 
     assert tick(20000) == []  # 80 / 400 = 0.2
     assert tick(19750) == [0]  # 79 / 150 = 0.53: crossed 0.5
@@ -113,5 +113,31 @@ def test_results_carry_the_callers_ids_whatever_the_input_order() -> None:
     # BTC to 58,900: the 5 BTC long (6,000 USDT) keeps 500 of equity against a maintenance
     # margin of 294,500 x 1 % - 1,300 = 1,645 (tier 3).
     book.evaluate([58900.0, 3000.0])
-    assert book.crossings().tolist() == [503]
+    assert book.crossings().risen.tolist() == [503]
     assert book.liquidated().tolist() == [503]
+
+
+def test_hysteresis_rearms_only_below_the_gap_and_levels_survive_a_rebuild() -> None:
+    table = demo_tier_table("BTCUSDT")
+    # The long of the test above; thresholds 0.5 and 1.0, re-armed 0.1 below each.
+    columns = BookPositions(
+        np.array([0], dtype=np.intp), np.array([1.0]), np.array([1.0]), np.array([20000.0]),
+        np.array([400.0]), ids=np.array([7], dtype=np.intp),
+    )  # fmt: skip
+    book = MarginBook(Contract.LINEAR, [table], columns, thresholds=(0.5, 1.0), rearm_gap=0.1)
+
+    def tick(mark: float) -> tuple[list[int], list[int]]:
+        found = book.crossings(book.evaluate_symbol(0, mark))
+        return found.risen.tolist(), found.changed_levels.tolist()
+
+    assert tick(19750) == ([7], [1])  # 0.53: crossed 0.5
+    assert tick(19765) == ([], [])  # 79.06 / 165 = 0.479: below 0.5, above 0.4: latched
+    assert tick(19750) == ([], [])  # so not a second report
+    assert tick(19800) == ([], [0])  # 79.2 / 200 = 0.396: re-armed (a change to save)
+    assert tick(19650) == ([7], [2])  # 1.57: straight to the second threshold, one report
+    # A book rebuilt from the saved level does not report the same crossing again.
+    saved = BookPositions(*[getattr(columns, name) for name in
+                            ("symbols", "sides", "quantities", "entry_prices", "wallet_balances",
+                             "ids")], levels=np.array([2], dtype=np.intp))  # fmt: skip
+    rebuilt = MarginBook(Contract.LINEAR, [table], saved, thresholds=(0.5, 1.0), rearm_gap=0.1)
+    assert rebuilt.crossings(rebuilt.evaluate_symbol(0, 19650)).risen.tolist() == []

@@ -1,6 +1,8 @@
 """Futures support desk: margin and liquidation arithmetic (``Decimal`` only), tier tables, the
 liquidation calculator, the position explainer and the price checks. The margin-call monitor
-builds on these names; nothing else reaches into the modules."""
+(``monitor.py``: positions pushed by the exchange's connector, ``routes.py``; crossings saved and
+called in ``actions.py``; ``hashdesk futures monitor``) builds on these names; nothing else
+reaches into the modules."""
 
 from hashdesk.futures.book import BookPositions, MarginBook
 from hashdesk.futures.calculator import check_liquidation

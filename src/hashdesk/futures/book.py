@@ -9,6 +9,12 @@ Float64 is for screening only: the figures shown to a trader or an agent come fr
 ``Decimal`` functions in ``margin.py``. The book agrees with them to ~1e-12 relative
 (``tests/futures/test_book.py``).
 
+Threshold crossings with hysteresis: ``levels[i]`` is how many thresholds position ``i`` is
+latched at. It rises as soon as the ratio reaches a higher threshold (a crossing: one report)
+and falls only once the ratio is below a latched threshold minus ``rearm_gap``, so a ratio
+hovering around a threshold is reported once, not on every tick. The caller persists the
+levels (``BookPositions.levels`` seeds them), so a restarted monitor does not report again.
+
 Tiers without a per-position search: the book keeps its positions sorted by symbol, then by
 size. A symbol has one mark price per tick, and the notional (q x mark, or Q / mark) grows
 with the size, so each tier is one contiguous run of positions, found with a binary search
@@ -40,6 +46,19 @@ class BookPositions:
     entry_prices: Floats
     wallet_balances: Floats  # isolated margin, or the cross wallet of a lone position
     ids: Ints | None = field(default=None)  # the caller's ids; default 0..n-1
+    levels: Ints | None = field(default=None)  # thresholds latched earlier; default none
+
+
+@dataclass(frozen=True)
+class Crossings:
+    """What one evaluation changed: ``risen`` ids reached a higher threshold (report each
+    once, at ``risen_levels``); ``changed`` ids got a new level, up or re-armed down (persist
+    each, at ``changed_levels``)."""
+
+    risen: Ints
+    risen_levels: Ints
+    changed: Ints
+    changed_levels: Ints
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,7 @@ class MarginBook:
         tables: Sequence[TierTable],
         positions: BookPositions,
         thresholds: Sequence[float] = (0.8, 1.0),
+        rearm_gap: float = 0.0,
     ) -> None:
         if any(table.contract is not contract for table in tables):
             raise ValueError("every tier table must be of the book's contract kind")
@@ -85,14 +105,18 @@ class MarginBook:
         self._base_equity = wallets + fixed
         self._runs = [_run(table, index, self.symbols) for index, table in enumerate(tables)]
         self.thresholds = np.asarray(sorted(thresholds), dtype=np.float64)
-        self.levels = np.zeros(count, dtype=np.intp)  # thresholds reached at the last tick
-        self.ratios = np.empty(count)
+        self.rearm_at = self.thresholds - rearm_gap
+        # Thresholds latched (see the module docstring); seeded from the caller's saved state.
+        given_levels = np.zeros(count) if positions.levels is None else positions.levels
+        self.levels: Ints = np.asarray(given_levels, dtype=np.intp)[order]
+        self.ratios = np.full(count, np.nan)  # NaN until the symbol's first mark
         self._notional = np.empty(count)
         self._equity = np.empty(count)
         self._maintenance = np.empty(count)
         self._solvent = np.empty(count, dtype=bool)
         self._reached = np.empty(count, dtype=bool)
         self._new_levels = np.empty(count, dtype=np.intp)
+        self._held = np.empty(count, dtype=np.intp)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -103,23 +127,52 @@ class MarginBook:
         copy it to keep it."""
         for run, mark in zip(self._runs, marks, strict=True):
             self._evaluate_run(run, float(mark))
-        np.multiply(self._notional, self._pnl_signs, out=self._equity)
-        self._equity += self._base_equity
-        np.greater(self._equity, 0.0, out=self._solvent)
-        self.ratios.fill(np.inf)
-        np.divide(self._maintenance, self._equity, out=self.ratios, where=self._solvent)
+        self._ratios_of(slice(0, len(self.ids)))
         return self.ratios
 
-    def crossings(self) -> Ints:
-        """Ids of the positions whose margin ratio reached a higher threshold than at the
-        previous evaluation (one report per crossing; falling back below re-arms)."""
-        self._new_levels.fill(0)
-        for threshold in self.thresholds:
-            np.greater_equal(self.ratios, threshold, out=self._reached)
-            self._new_levels += self._reached
-        risen = np.flatnonzero(self._new_levels > self.levels)
-        np.copyto(self.levels, self._new_levels)
-        return self.ids[risen]
+    def evaluate_symbol(self, symbol: int, mark: float) -> slice:
+        """Re-evaluate only the positions of ``symbols == symbol`` at ``mark`` (what a mark
+        update of one contract needs); returns their rows, for ``crossings``."""
+        run = self._runs[symbol]
+        self._evaluate_run(run, float(mark))
+        span = slice(run.start, run.stop)
+        self._ratios_of(span)
+        return span
+
+    def crossings(self, rows: slice | None = None) -> Crossings:
+        """Update the latched levels of ``rows`` (default: all) from their last ratios.
+
+        level = max(thresholds reached, min(previous level, thresholds within ``rearm_gap``)):
+        a rise is reported once; a drop needs the ratio below threshold - gap."""
+        span = slice(0, len(self.ids)) if rows is None else rows
+        ratios, old = self.ratios[span], self.levels[span]
+        reached, held = self._new_levels[span], self._held[span]
+        self._count_reached(ratios, self.thresholds, reached)
+        self._count_reached(ratios, self.rearm_at, held)
+        risen = np.flatnonzero(reached > old)
+        np.minimum(held, old, out=held)
+        np.maximum(reached, held, out=reached)
+        changed = np.flatnonzero(reached != old)
+        ids = self.ids[span]
+        found = Crossings(ids[risen], reached[risen], ids[changed], reached[changed])
+        np.copyto(old, reached)
+        return found
+
+    def _count_reached(self, ratios: Floats, lines: Floats, out: Ints) -> None:
+        out.fill(0)
+        reached = self._reached[: len(ratios)]
+        for line in lines:
+            np.greater_equal(ratios, line, out=reached)
+            out += reached
+
+    def _ratios_of(self, span: slice) -> None:
+        equity, ratios = self._equity[span], self.ratios[span]
+        np.multiply(self._notional[span], self._pnl_signs[span], out=equity)
+        equity += self._base_equity[span]
+        solvent = self._solvent[span]
+        np.greater(equity, 0.0, out=solvent)
+        ratios.fill(np.inf)
+        np.divide(self._maintenance[span], equity, out=ratios, where=solvent)
 
     def liquidated(self) -> Ints:
         """Ids of the positions whose equity is at or below their maintenance margin."""

@@ -16,6 +16,7 @@ from hashdesk.core.errors import DomainError
 from hashdesk.core.i18n import LOCALES, match_locale
 from hashdesk.futures.calculator import check_liquidation
 from hashdesk.futures.margin import plain
+from hashdesk.futures.monitor_command import monitor_command
 from hashdesk.futures.records import jsonable, render_sentences, shown
 from hashdesk.futures.schemas import LiquidationQuote, LiquidationRequest, field_errors
 from hashdesk.futures.tiers import TierTable, load_tier_tables
@@ -296,5 +297,7 @@ def _evidence_table(venues: Any) -> str:
 def _cell(value: Decimal | None, digits: int = 8) -> str:
     return "" if value is None else shown(value, digits)
 
+
+futures.add_command(monitor_command)
 
 COMMANDS = [futures]

@@ -1,5 +1,8 @@
-"""The futures pages: the traders' liquidation calculator (``/futures/calculator``, public) and
-the agents' position and price checks (``/console/futures``, staff of any role).
+"""The futures pages: the traders' liquidation calculator (``/futures/calculator``, public),
+their margin alerts (``/portal/futures``), and the agents' position and price checks
+(``/console/futures``, staff of any role) with the positions at risk (staff who answer
+traders: ``queries.RISK_PERMISSION``), which refresh when the event stream announces a margin
+call or a positions push.
 
 Both are plain forms that work without JavaScript. The arithmetic and the reading of files are
 the library's (``check_liquidation``, ``explain_files``, ``check_fill_files``,
@@ -22,11 +25,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from hashdesk.core.auth import Principal
-from hashdesk.core.errors import DomainError, InvalidInput
+from hashdesk.core.auth import Principal, PrincipalKind
+from hashdesk.core.errors import DomainError, InvalidInput, PermissionDenied
 from hashdesk.core.i18n import N_, gettext_for
+from hashdesk.futures.actions import EXHAUSTED, LEVEL_LABELS
+from hashdesk.futures.actions import SIDE_LABELS as POSITION_SIDE_LABELS
 from hashdesk.futures.calculator import check_liquidation
 from hashdesk.futures.explainer import Chart, Explanation, explain_files
 from hashdesk.futures.margin import Contract, MarginMode, Position, Side, plain
@@ -37,10 +43,25 @@ from hashdesk.futures.prices import (
     check_fill_files,
     check_liquidation_files,
 )
+from hashdesk.futures.queries import (
+    RISK_PERMISSION,
+    access_positions_at_risk,
+    list_positions_at_risk,
+    list_trader_alerts,
+    list_trader_positions,
+)
 from hashdesk.futures.records import Sentence, format_time, render_sentences, shown
+from hashdesk.futures.schedules import tier_tables
 from hashdesk.futures.schemas import LiquidationQuote, LiquidationRequest
 from hashdesk.futures.tiers import Tier, TierTable, load_tier_tables
-from hashdesk.web.deps import CsrfChecked, MaybePrincipal, get_runtime, read_form
+from hashdesk.web.deps import (
+    CsrfChecked,
+    CurrentPrincipal,
+    DbSession,
+    MaybePrincipal,
+    get_runtime,
+    read_form,
+)
 from hashdesk.web.forms import Posted
 from hashdesk.web.pages import page_locale, redirect, render_page
 
@@ -48,6 +69,10 @@ router = APIRouter(include_in_schema=False)
 
 CALCULATOR = "/futures/calculator"
 CONSOLE = "/console/futures"
+RISK_FRAGMENT = CONSOLE + "/risk"
+PORTAL = "/portal/futures"
+PORTAL_FRAGMENT = "/portal/fragments/futures"
+RISK_ROWS = 50
 REQUEST_FIELDS = tuple(LiquidationRequest.model_fields)
 MAX_MARKET_FILES = 4  # the form parser takes at most six files: fill + log + four venues
 MAX_SKEW_MS = 60_000
@@ -506,6 +531,19 @@ def _login() -> Response:
     return redirect(f"/console/login?{urlencode({'next': CONSOLE})}")
 
 
+def _risk_context(request: Request, session: Session, principal: Principal) -> dict[str, Any]:
+    """The positions at risk, for staff whose role may see them (others: none, no query)."""
+    allowed = principal.can(RISK_PERMISSION)
+    settings = get_runtime(request).settings
+    rows = (list_positions_at_risk(session, tier_tables(settings.futures_tier_file), RISK_ROWS)
+            if allowed else [])  # fmt: skip
+    return {"risk_allowed": allowed, "at_risk": rows, "LEVEL_LABELS": LEVEL_LABELS,
+            "POSITION_SIDE_LABELS": POSITION_SIDE_LABELS, "fig": fig, "exact": exact,
+            "format_time": format_time,
+            "thresholds": (Decimal(repr(settings.margin_warning_ratio)),
+                           Decimal(repr(settings.margin_critical_ratio)))}  # fmt: skip
+
+
 def _console_context(request: Request, principal: Principal, tool: str = "",
                      result: Any = None, errors: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
     locale = page_locale(request, principal)
@@ -522,11 +560,47 @@ def _console_context(request: Request, principal: Principal, tool: str = "",
 
 
 @router.get(CONSOLE, response_class=HTMLResponse)
-def console_page(request: Request, principal: MaybePrincipal) -> Response:
+def console_page(request: Request, principal: MaybePrincipal, session: DbSession) -> Response:
     if principal is None or not _is_staff(principal):
         return _login()
-    return render_page(request, "futures/console.html", _console_context(request, principal),
+    context = _console_context(request, principal) | _risk_context(request, session, principal)
+    return render_page(request, "futures/console.html", context, principal=principal)
+
+
+@router.get(RISK_FRAGMENT, response_class=HTMLResponse)
+def console_risk(request: Request, principal: CurrentPrincipal, session: DbSession) -> Response:
+    """The live part of the positions at risk (re-fetched on ``futures.*`` events)."""
+    access_positions_at_risk(principal)
+    context = _risk_context(request, session, principal)
+    return render_page(request, "futures/_risk.html", context, principal=principal)
+
+
+# --- the trader's margin alerts --------------------------------------------------------------
+
+
+def _portal_context(session: Session, principal: Principal) -> dict[str, Any]:
+    return {"alerts": list_trader_alerts(session, principal.id),
+            "positions": list_trader_positions(session, principal.id),
+            "LEVEL_LABELS": LEVEL_LABELS, "POSITION_SIDE_LABELS": POSITION_SIDE_LABELS,
+            "EXHAUSTED": EXHAUSTED, "fig": fig, "exact": exact}  # fmt: skip
+
+
+@router.get(PORTAL, response_class=HTMLResponse)
+def portal_alerts(request: Request, principal: MaybePrincipal, session: DbSession) -> Response:
+    if principal is None or principal.kind is not PrincipalKind.TRADER:
+        return redirect("/portal/sign-in")
+    return render_page(request, "futures/portal.html", _portal_context(session, principal),
                        principal=principal)  # fmt: skip
+
+
+@router.get(PORTAL_FRAGMENT, response_class=HTMLResponse)
+def portal_alerts_fragment(
+    request: Request, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    if principal.kind is not PrincipalKind.TRADER:
+        raise PermissionDenied("Only traders have margin alerts.")
+    return render_page(request, "futures/_portal_alerts.html",
+                       _portal_context(session, principal), principal=principal)  # fmt: skip
 
 
 @router.post(CONSOLE + "/{tool}", response_class=HTMLResponse)
