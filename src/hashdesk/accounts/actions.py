@@ -3,11 +3,23 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hashdesk.accounts.models import Agent, Trader
-from hashdesk.accounts.queries import get_agent_by_email, get_trader_by_external_id
-from hashdesk.accounts.schemas import AgentCreate, TraderUpsert
+from hashdesk.accounts.models import AccountTransfer, Agent, DepositAddress, Trader, TransferKind
+from hashdesk.accounts.queries import (
+    address_key,
+    get_agent_by_email,
+    get_trader_by_external_id,
+    get_transfer,
+    list_deposit_addresses,
+)
+from hashdesk.accounts.schemas import (
+    AgentCreate,
+    DepositAddressesReplace,
+    TraderUpsert,
+    TransferUpsert,
+)
 from hashdesk.core import audit
 from hashdesk.core.auth import (
     SYSTEM,
@@ -123,3 +135,99 @@ def do_create_agent(
         after={"email": agent.email, "role": agent.role, "department": agent.department},
     )  # fmt: skip
     return agent
+
+
+# --- deposit addresses and transfer records (pushed by the connector) ---------------------------
+
+
+def _connector_trader(session: Session, external_id: str, field: str) -> Trader:
+    trader = get_trader_by_external_id(session, external_id)
+    if trader is None:
+        raise InvalidInput(
+            "No trader {external_id}: push the trader's profile first.",
+            field=field, external_id=external_id,
+        )  # fmt: skip
+    return trader
+
+
+def check_replace_deposit_addresses(
+    session: Session, external_id: str, data: DepositAddressesReplace
+) -> list[DepositAddress]:
+    trader = _connector_trader(session, external_id, "external_id")
+    seen: set[tuple[str, str, str]] = set()
+    for position, item in enumerate(data.addresses):
+        key = (item.network, address_key(item.address), item.memo)
+        if key in seen:
+            raise InvalidInput(
+                "Address {address} on {network} is listed twice.",
+                field=f"addresses.{position}", address=item.address, network=item.network,
+            )  # fmt: skip
+        seen.add(key)
+        owner = session.scalar(
+            select(DepositAddress.trader_id).where(
+                DepositAddress.network == key[0], DepositAddress.address == key[1],
+                DepositAddress.memo == key[2], DepositAddress.trader_id != trader.id,
+            )
+        )  # fmt: skip
+        if owner is not None:
+            raise Conflict(
+                "Address {address} on {network} belongs to another trader.",
+                field=f"addresses.{position}", address=item.address, network=item.network,
+            )  # fmt: skip
+    return do_replace_deposit_addresses(session, trader, data)
+
+
+def do_replace_deposit_addresses(
+    session: Session, trader: Trader, data: DepositAddressesReplace
+) -> list[DepositAddress]:
+    before = {(a.network, a.address, a.memo): a for a in list_deposit_addresses(session, trader.id)}
+    wanted = {(i.network, address_key(i.address), i.memo): i for i in data.addresses}
+    for key, gone in before.items():
+        if key not in wanted:
+            session.delete(gone)
+    session.flush()  # a removed row must be gone before an equal one comes back
+    for key, item in wanted.items():
+        kept = before.get(key)
+        if kept is None:
+            session.add(DepositAddress(trader_id=trader.id, network=key[0], address=key[1],
+                                       memo=key[2], asset=item.asset))  # fmt: skip
+        else:
+            kept.asset = item.asset
+    session.flush()
+    audit.record(session, SYSTEM, "trader.deposit_addresses", "trader", trader.id,
+                 before={"count": len(before)}, after={"count": len(wanted)})  # fmt: skip
+    return list_deposit_addresses(session, trader.id)
+
+
+def check_upsert_transfer(
+    session: Session, kind: TransferKind, external_id: str, data: TransferUpsert
+) -> AccountTransfer:
+    if not 1 <= len(external_id) <= 128:
+        raise InvalidInput("external_id must have 1 to 128 characters.", field="external_id")
+    trader = _connector_trader(session, data.trader, "trader")
+    existing = get_transfer(session, kind.value, external_id)
+    if existing is not None and existing.trader_id != trader.id:
+        raise Conflict(
+            "The {kind} {external_id} belongs to another trader.",
+            field="trader", kind=kind.value, external_id=external_id,
+        )  # fmt: skip
+    return do_upsert_transfer(session, trader, kind, external_id, data, existing)
+
+
+def do_upsert_transfer(
+    session: Session, trader: Trader, kind: TransferKind, external_id: str, data: TransferUpsert,
+    existing: AccountTransfer | None,
+) -> AccountTransfer:  # fmt: skip
+    row = existing or AccountTransfer(kind=kind.value, external_id=external_id)
+    values = data.model_dump(exclude={"trader"})
+    values["address"] = address_key(data.address)
+    values["tx_hash"] = (
+        data.tx_hash.lower() if data.tx_hash and data.tx_hash[:2] == "0x" else data.tx_hash
+    )
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.trader_id = trader.id
+    if existing is None:
+        session.add(row)
+    session.flush()
+    return row

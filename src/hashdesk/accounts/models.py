@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import enum
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hashdesk.assets.models import DecimalText
 from hashdesk.core.clock import utcnow
 from hashdesk.core.db import Base
 
@@ -41,3 +44,63 @@ class Agent(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DepositAddress(Base):
+    """An address (with its memo, where the network has one) the exchange gave a trader to
+    deposit to, as the connector pushed it. ``asset`` None: any asset the network carries.
+    EVM addresses are kept lowercase, so a checksummed and a plain spelling are one address."""
+
+    __tablename__ = "deposit_addresses"
+    __table_args__ = (UniqueConstraint("network", "address", "memo"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trader_id: Mapped[int] = mapped_column(ForeignKey("traders.id", ondelete="CASCADE"), index=True)
+    network: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(200), index=True)
+    # "" rather than NULL: a unique constraint treats NULLs as all different.
+    memo: Mapped[str] = mapped_column(String(100), default="")
+    asset: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TransferKind(enum.StrEnum):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+
+
+class TransferStatus(enum.StrEnum):
+    PENDING = "pending"  # seen, waiting for confirmations (deposit) or to be sent (withdrawal)
+    COMPLETED = "completed"  # a deposit credited, a withdrawal broadcast and confirmed
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AccountTransfer(Base):
+    """A deposit or withdrawal in the exchange's own records, pushed by the connector.
+
+    ``block_height``/``block_hash`` are where the exchange's node saw the transaction: the
+    deposit tracer compares them with the chain now to tell a reorg from a typo."""
+
+    __tablename__ = "account_transfers"
+    __table_args__ = (
+        UniqueConstraint("kind", "external_id"),
+        # The monitor's question: who has something pending on this network?
+        Index("ix_account_transfers_network_status", "network", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    trader_id: Mapped[int] = mapped_column(ForeignKey("traders.id", ondelete="CASCADE"), index=True)
+    network: Mapped[str] = mapped_column(String(40))
+    asset: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+    address: Mapped[str] = mapped_column(String(200))
+    memo: Mapped[str] = mapped_column(String(100), default="")
+    tx_hash: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    block_height: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(100))
+    occurred_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

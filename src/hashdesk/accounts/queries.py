@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hashdesk.accounts.models import Agent, Trader
+from hashdesk.accounts.models import AccountTransfer, Agent, DepositAddress, Trader
 from hashdesk.core.auth import Principal, PrincipalKind, Role
 from hashdesk.core.errors import NotFound
 
@@ -53,4 +53,66 @@ def trader_principal(trader: Trader) -> Principal:
         id=trader.id,
         name=trader.name or trader.email,
         locale=trader.language,
+    )
+
+
+# --- deposit addresses and transfer records (pushed by the connector) ---------------------------
+
+
+def address_key(address: str) -> str:
+    """How an address is stored and looked up: EVM hex addresses in lowercase (their case is
+    only a checksum); every other format is case-sensitive and kept as written."""
+    text = address.strip()
+    if len(text) == 42 and text[:2].lower() == "0x":
+        return text.lower()
+    return text
+
+
+def list_deposit_addresses(session: Session, trader_id: int) -> list[DepositAddress]:
+    return list(
+        session.scalars(
+            select(DepositAddress)
+            .where(DepositAddress.trader_id == trader_id)
+            .order_by(DepositAddress.network, DepositAddress.id)
+        )
+    )
+
+
+def find_deposit_addresses(session: Session, address: str) -> list[DepositAddress]:
+    """Every deposit address record with this address (any network, memo or trader)."""
+    return list(
+        session.scalars(
+            select(DepositAddress).where(DepositAddress.address == address_key(address))
+        )
+    )
+
+
+def get_transfer(session: Session, kind: str, external_id: str) -> AccountTransfer | None:
+    return session.scalar(
+        select(AccountTransfer).where(
+            AccountTransfer.kind == kind, AccountTransfer.external_id == external_id
+        )
+    )
+
+
+def find_transfers_by_tx(session: Session, tx_hash: str) -> list[AccountTransfer]:
+    """The exchange's records of a transaction; an EVM hash matches in any case."""
+    wanted = {tx_hash, tx_hash.lower()}
+    return list(
+        session.scalars(
+            select(AccountTransfer)
+            .where(AccountTransfer.tx_hash.in_(wanted))
+            .order_by(AccountTransfer.id)
+        )
+    )
+
+
+def list_pending_transfers(session: Session, network: str) -> list[AccountTransfer]:
+    """Deposits and withdrawals still pending on ``network`` (the monitor warns their traders)."""
+    return list(
+        session.scalars(
+            select(AccountTransfer)
+            .where(AccountTransfer.network == network, AccountTransfer.status == "pending")
+            .order_by(AccountTransfer.id)
+        )
     )

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 
 from hashdesk.accounts import actions
+from hashdesk.accounts.models import TransferKind
 from hashdesk.accounts.queries import list_agents
 from hashdesk.accounts.schemas import (
     AgentCreate,
     AgentLogin,
     AgentPublic,
+    DepositAddressesReplace,
+    DepositAddressPublic,
     SessionInfo,
     TraderPublic,
     TraderTokenLogin,
     TraderUpsert,
+    TransferPublic,
+    TransferUpsert,
 )
+from hashdesk.config import Settings
 from hashdesk.core.errors import InvalidInput, NotAuthenticated, PayloadTooLarge
 from hashdesk.core.ratelimit import LOGIN_BY_ADDRESS, LOGIN_BY_EMAIL, TRADER_TOKEN, hit_limit
 from hashdesk.core.signing import SIGNATURE_HEADER, request_message, verify
@@ -117,3 +123,40 @@ def agents(session: DbSession, agent: CurrentAgent) -> list[AgentPublic]:
 @router.post("/agents", status_code=201, response_model=AgentPublic)
 def create_agent(data: AgentCreate, session: DbSession, agent: CurrentAgent) -> AgentPublic:
     return AgentPublic.model_validate(actions.check_create_agent(session, agent, data))
+
+
+def signed_connector_payload(request: Request, settings: Settings, body: bytes) -> object:
+    """The JSON body of a connector call whose signature (over method, path and body) holds."""
+    message = request_message(request.method, request.url.path, body)
+    if not verify(settings.connector_secret, request.headers.get(SIGNATURE_HEADER, ""), message):
+        raise NotAuthenticated("The connector signature is missing, wrong or too old.")
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise InvalidInput("The request body is not JSON.", field="body") from error
+
+
+@router.put(
+    "/connector/traders/{external_id}/deposit-addresses",
+    response_model=list[DepositAddressPublic],
+)
+def replace_deposit_addresses(
+    external_id: str, request: Request, session: DbSession, settings: SettingsDep,
+    body: Annotated[bytes, Depends(connector_body)],
+) -> list[DepositAddressPublic]:  # fmt: skip
+    """The exchange pushes the trader's whole list of deposit addresses (signed as above)."""
+    data = validate_body(DepositAddressesReplace, signed_connector_payload(request, settings, body))
+    rows = actions.check_replace_deposit_addresses(session, external_id, data)
+    return [DepositAddressPublic.model_validate(row) for row in rows]
+
+
+@router.put("/connector/{kind}/{external_id}", response_model=TransferPublic)
+def upsert_transfer(
+    kind: Literal["deposits", "withdrawals"], external_id: str, request: Request,
+    session: DbSession, settings: SettingsDep, body: Annotated[bytes, Depends(connector_body)],
+) -> TransferPublic:  # fmt: skip
+    """The exchange pushes one deposit or withdrawal record, keyed by its own id (signed)."""
+    data = validate_body(TransferUpsert, signed_connector_payload(request, settings, body))
+    transfer_kind = TransferKind.DEPOSIT if kind == "deposits" else TransferKind.WITHDRAWAL
+    row = actions.check_upsert_transfer(session, transfer_kind, external_id, data)
+    return TransferPublic.model_validate(row)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from hashdesk.core.auth import Role
 
@@ -76,3 +77,76 @@ class SessionInfo(BaseModel):
     name: str
     role: str | None = None
     csrf_token: str
+
+
+# --- the connector's deposit addresses and deposit/withdrawal records ---------------------------
+
+NetworkSlug = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")
+]
+ChainText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
+Memo = Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)]
+AssetSymbol = Annotated[
+    str, StringConstraints(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9.\-]+$")
+]
+
+
+class DepositAddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    network: NetworkSlug
+    address: ChainText
+    memo: Memo = ""
+    asset: AssetSymbol | None = None
+
+
+class DepositAddressesReplace(BaseModel):
+    """The trader's whole list: what is not in it any more is removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    addresses: Annotated[list[DepositAddressIn], Field(max_length=500)]
+
+
+class DepositAddressPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    network: str
+    address: str
+    memo: str
+    asset: str | None
+
+
+class TransferUpsert(BaseModel):
+    """One deposit or withdrawal as the exchange records it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trader: ExternalId
+    network: NetworkSlug
+    asset: AssetSymbol
+    amount: Annotated[Decimal, Field(ge=0, max_digits=40, decimal_places=18)]
+    address: ChainText
+    memo: Memo = ""
+    tx_hash: ChainText | None = None
+    status: Literal["pending", "completed", "failed", "cancelled"]
+    block_height: Annotated[int | None, Field(ge=0)] = None
+    block_hash: Annotated[str | None, StringConstraints(max_length=100, pattern=r"^\S+$")] = None
+    occurred_at: AwareDatetime
+
+
+class TransferPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    external_id: str
+    network: str
+    asset: str
+    amount: Decimal
+    address: str
+    memo: str
+    tx_hash: str | None
+    status: str
+    block_height: int | None
+    block_hash: str | None
+    occurred_at: datetime
