@@ -13,8 +13,10 @@ embedding included) and measures the saved model on rows it never saw:
   (share answered, lower is better).
 - clinc150: trained on ``train`` + ``oos_train``; reported on ``val`` and ``oos_val``.
 
-Latency: one message at a time through ``Classifier.predict_one`` (what ``triage predict`` and
-``predict_category`` do), after a warm-up.
+Latency, after a warm-up: one message at a time through ``Classifier.predict_one`` (what
+``predict_category`` does for a new chat or ticket, and ``triage predict`` for a line typed
+into it), and per message in batches of 64 through ``Classifier.predict`` (what ``triage
+predict`` does with lines that arrive together, e.g. a file piped in).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HASHDESK = str(Path(sys.executable).with_name("hashdesk"))
 
 Rows = list[tuple[str, str]]
+BATCH = 64  # hashdesk.assistant.triage.commands.PREDICT_BATCH
 
 
 def read_tsv(path: Path) -> Rows:
@@ -115,10 +118,18 @@ def latency_ms(classifier: Classifier, texts: list[str]) -> dict[str, float]:
         timings.append((time.perf_counter() - started) * 1000)
         cpu.append((time.thread_time() - started_cpu) * 1000)
     timings.sort()
+    batch_wall, batch_cpu = [], []
+    for start in range(0, len(texts) - BATCH + 1, BATCH):
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        classifier.predict(texts[start : start + BATCH])
+        batch_wall.append((time.perf_counter() - started) * 1000 / BATCH)
+        batch_cpu.append((time.thread_time() - started_cpu) * 1000 / BATCH)
     # Wall time suffers from whatever else runs on the machine; the thread's CPU time is what
     # one message costs on an idle core (the encoder runs single-threaded in the caller).
     return {"mean": statistics.fmean(timings), "p50": timings[len(timings) // 2],
-            "p95": timings[int(len(timings) * 0.95)], "cpu_mean": statistics.fmean(cpu)}  # fmt: skip
+            "p95": timings[int(len(timings) * 0.95)], "cpu_mean": statistics.fmean(cpu),
+            "batched_wall_median": statistics.median(batch_wall),
+            "batched_cpu_median": statistics.median(batch_cpu)}  # fmt: skip
 
 
 def baseline_accuracy(train: Rows, test: Rows) -> float:

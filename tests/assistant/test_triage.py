@@ -7,6 +7,7 @@ the accuracy assertions measure a real classifier, not a fixture.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 from collections import Counter, defaultdict
@@ -25,6 +26,7 @@ from hashdesk.assistant.triage import (
     read_examples,
     train,
 )
+from hashdesk.assistant.triage.commands import PREDICT_BATCH, _line_batches
 from hashdesk.assistant.triage.data import Examples, stratified_split
 from hashdesk.assistant.triage.demo_examples import demo_examples, train_demo_model
 from hashdesk.assistant.triage.features import FeatureSettings
@@ -43,8 +45,10 @@ NO_ENCODER = TrainingOptions(features=FeatureSettings(encoder=None))
 def _rows(relative: str, delimiter: str) -> list[tuple[str, str]]:
     path = shared_data(relative)
     with path.open(encoding="utf-8", newline="") as file:
-        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-        reader = csv.reader(file, delimiter=delimiter, quoting=quoting)
+        if delimiter == "\t":  # TSV texts are not quoted: a '"' is just a character there
+            reader = csv.reader(file, delimiter="\t", quoting=csv.QUOTE_NONE)
+        else:
+            reader = csv.reader(file, delimiter=delimiter)
         next(reader)
         return [(row[0], row[1]) for row in reader]
 
@@ -204,6 +208,28 @@ def test_predict_streams_one_json_object_per_line(trained: Path) -> None:
     assert answers[0]["label"] == "card_arrival"
     assert answers[1] == {"label": None, "confidence": 0.0}
     assert answers[2]["label"] == "passcode_forgotten"
+
+
+def test_predict_answers_lines_that_arrive_together_as_one_batch(trained: Path) -> None:
+    questions = ["my card still hasn't arrived", "I forgot my passcode", "how do I change my PIN?"]
+    lines = "\r\n".join(questions * 30)  # 90 lines: more than one batch; no final line break
+    result = CliRunner().invoke(main, ["triage", "predict", "--model", str(trained)], input=lines)
+    assert result.exit_code == 0, result.output
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == 90
+    classifier = Classifier.load(trained)
+    for answer, question in zip(answers, questions * 30, strict=True):
+        alone = classifier.predict_one(question)  # what a single ticket gets
+        assert answer["label"] == alone.label
+        assert answer["confidence"] == pytest.approx(alone.confidence, abs=0.02)
+    assert [a["label"] for a in answers[:3]] == ["card_arrival", "passcode_forgotten", "change_pin"]
+
+
+def test_line_batches_cap_the_batch_and_keep_an_unfinished_last_line() -> None:
+    batches = list(_line_batches(io.BytesIO(b"a\n" * 70 + b"tail")))
+    assert [len(batch) for batch in batches] == [PREDICT_BATCH, 70 - PREDICT_BATCH, 1]
+    assert batches[-1] == [b"tail"]
+    assert list(_line_batches(io.BytesIO(b""))) == []
 
 
 def test_tsv_training_with_oos_never_outputs_oos_and_abstains_on_it(tmp_path: Path) -> None:

