@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from hashdesk.accounts import actions
 from hashdesk.accounts.models import TransferKind
@@ -23,10 +22,9 @@ from hashdesk.accounts.schemas import (
     TransferPublic,
     TransferUpsert,
 )
-from hashdesk.config import Settings
-from hashdesk.core.errors import InvalidInput, NotAuthenticated, PayloadTooLarge
+from hashdesk.core.errors import InvalidInput
 from hashdesk.core.ratelimit import LOGIN_BY_ADDRESS, LOGIN_BY_EMAIL, TRADER_TOKEN, hit_limit
-from hashdesk.core.signing import SIGNATURE_HEADER, request_message, verify
+from hashdesk.web.connector import ConnectorBody, signed_connector_payload
 from hashdesk.web.deps import (
     CurrentAgent,
     CurrentPrincipal,
@@ -40,7 +38,6 @@ from hashdesk.web.deps import (
 from hashdesk.web.forms import validate_body
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
-MAX_CONNECTOR_BODY = 64 * 1024
 
 
 @router.post("/auth/login", response_model=SessionInfo)
@@ -82,35 +79,15 @@ def whoami(request: Request, principal: CurrentPrincipal) -> SessionInfo:
                        csrf_token=csrf_token(request))  # fmt: skip
 
 
-async def connector_body(request: Request) -> bytes:
-    """The raw body (the signature covers its bytes), read on the event loop so that the route
-    can run in the thread pool; reading stops as soon as it passes the limit."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_CONNECTOR_BODY:
-            raise PayloadTooLarge("The request body is too large.", field="body")
-    return bytes(body)
-
-
 @router.put("/connector/traders/{external_id}", response_model=TraderPublic)
 def upsert_trader(
     external_id: str, request: Request, session: DbSession, settings: SettingsDep,
-    body: Annotated[bytes, Depends(connector_body)],
+    body: ConnectorBody,
 ) -> TraderPublic:  # fmt: skip
-    """The exchange pushes a trader's profile. Signed: ``X-HashDesk-Signature: t=..,v1=..``,
-    the HMAC-SHA256 with the connector secret of ``"<t>.PUT <path>\n<body>"``."""
-    message = request_message("PUT", request.url.path, body)
-    if not verify(settings.connector_secret, request.headers.get(SIGNATURE_HEADER, ""), message):
-        raise NotAuthenticated("The connector signature is missing, wrong or too old.")
+    """The exchange pushes a trader's profile (signed: see ``web.connector``)."""
+    payload = signed_connector_payload(request, settings, body)
     if not 1 <= len(external_id) <= 128:
         raise InvalidInput("external_id must have 1 to 128 characters.", field="external_id")
-    try:
-        payload = json.loads(body)
-    except ValueError as error:
-        raise InvalidInput("The request body is not JSON.", field="body") from error
-    # Read by hand (the signature covers the raw bytes), but answered like any other request
-    # body: one problem entry per wrong field.
     data = validate_body(TraderUpsert, payload)
     return TraderPublic.model_validate(actions.check_upsert_trader(session, external_id, data))
 
@@ -125,24 +102,13 @@ def create_agent(data: AgentCreate, session: DbSession, agent: CurrentAgent) -> 
     return AgentPublic.model_validate(actions.check_create_agent(session, agent, data))
 
 
-def signed_connector_payload(request: Request, settings: Settings, body: bytes) -> object:
-    """The JSON body of a connector call whose signature (over method, path and body) holds."""
-    message = request_message(request.method, request.url.path, body)
-    if not verify(settings.connector_secret, request.headers.get(SIGNATURE_HEADER, ""), message):
-        raise NotAuthenticated("The connector signature is missing, wrong or too old.")
-    try:
-        return json.loads(body)
-    except ValueError as error:
-        raise InvalidInput("The request body is not JSON.", field="body") from error
-
-
 @router.put(
     "/connector/traders/{external_id}/deposit-addresses",
     response_model=list[DepositAddressPublic],
 )
 def replace_deposit_addresses(
     external_id: str, request: Request, session: DbSession, settings: SettingsDep,
-    body: Annotated[bytes, Depends(connector_body)],
+    body: ConnectorBody,
 ) -> list[DepositAddressPublic]:  # fmt: skip
     """The exchange pushes the trader's whole list of deposit addresses (signed as above)."""
     data = validate_body(DepositAddressesReplace, signed_connector_payload(request, settings, body))
@@ -153,7 +119,7 @@ def replace_deposit_addresses(
 @router.put("/connector/{kind}/{external_id}", response_model=TransferPublic)
 def upsert_transfer(
     kind: Literal["deposits", "withdrawals"], external_id: str, request: Request,
-    session: DbSession, settings: SettingsDep, body: Annotated[bytes, Depends(connector_body)],
+    session: DbSession, settings: SettingsDep, body: ConnectorBody,
 ) -> TransferPublic:  # fmt: skip
     """The exchange pushes one deposit or withdrawal record, keyed by its own id (signed)."""
     data = validate_body(TransferUpsert, signed_connector_payload(request, settings, body))

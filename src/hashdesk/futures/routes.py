@@ -3,11 +3,8 @@ open positions per trader, and mark prices."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request
 
-from fastapi import APIRouter, Depends, Request
-
-from hashdesk.accounts.routes import connector_body, signed_connector_payload
 from hashdesk.futures.actions import MARKS_CHANNEL, check_replace_positions
 from hashdesk.futures.schedules import tier_tables
 from hashdesk.futures.schemas import (
@@ -16,11 +13,11 @@ from hashdesk.futures.schemas import (
     PositionsPublic,
     PositionsReplace,
 )
+from hashdesk.web.connector import ConnectorBody, signed_connector_payload
 from hashdesk.web.deps import BusDep, DbSession, SettingsDep
 from hashdesk.web.forms import validate_body
 
 router = APIRouter(prefix="/api/v1", tags=["futures"])
-ConnectorBody = Annotated[bytes, Depends(connector_body)]
 
 
 @router.put("/connector/traders/{external_id}/positions", response_model=PositionsPublic)
