@@ -1,0 +1,1 @@
+"""Live chat: the widget protocol, routing by region, language and VIP tier, and the agent workspace."""

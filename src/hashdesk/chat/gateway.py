@@ -1,0 +1,516 @@
+"""One chat WebSocket: sign-in, frames in, frames out (docs/chat-protocol.md).
+
+The reader loop handles the client's frames one at a time; each chat the socket joined has a
+follower task that listens to the chat on the node's hub (``hub.ChatHub``) *before* it
+replays the stored messages after the client's ``last_seq``, then forwards live ones. ``delivered[chat]`` is the
+highest ``seq`` sent on this socket: a live message at or below it is dropped (no duplicates),
+one above the next expected fills the gap from the database first (nothing lost, even when
+pub/sub drops or reorders), and an idle follower checks the database every
+``CATCH_UP_SECONDS`` in case the last message's event never came.
+
+Database and Redis calls are blocking; they run in worker threads, never on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, MutableMapping
+from contextlib import nullcontext, suppress
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
+
+from anyio import to_thread
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from hashdesk.accounts.actions import check_trader_token
+from hashdesk.accounts.models import Agent, Trader
+from hashdesk.accounts.queries import agent_principal, trader_principal
+from hashdesk.chat import actions, protocol
+from hashdesk.chat.geo import client_ip, region_of
+from hashdesk.chat.hub import ChatHub
+from hashdesk.chat.models import Chat
+from hashdesk.chat.presence import PRESENCE_REFRESH_SECONDS, AgentPresence
+from hashdesk.chat.queries import (
+    REPLAY_LIMIT,
+    access_chat,
+    guest_chat_key,
+    list_messages_after,
+    list_open_chats_of_agent,
+    list_open_chats_of_trader,
+)
+from hashdesk.chat.services import (
+    CONNECT_BY_ADDRESS,
+    MESSAGE_BY_ADDRESS,
+    START_BY_ADDRESS,
+    services_for,
+)
+from hashdesk.core.auth import Permission, Principal, PrincipalKind
+from hashdesk.core.db import Database
+from hashdesk.core.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
+from hashdesk.core.ratelimit import TRADER_TOKEN, hit_limit
+from hashdesk.runtime import Runtime
+
+log = logging.getLogger(__name__)
+CATCH_UP_SECONDS = 10.0
+POLICY_VIOLATION = 1008
+Result = TypeVar("Result")
+
+
+_write_locks: WeakKeyDictionary[Database, threading.Lock] = WeakKeyDictionary()
+_write_locks_guard = threading.Lock()
+
+
+def _sqlite_write_lock(database: Database) -> threading.Lock | None:
+    if not database.url.startswith("sqlite"):
+        return None
+    with _write_locks_guard:
+        return _write_locks.setdefault(database, threading.Lock())
+
+
+class TokenBucket:
+    """``burst`` frames at once, then ``rate`` per second: the per-connection limit."""
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def take(self) -> float:
+        """0 when a frame may pass, else the seconds until one may."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class ChatConnection:
+    def __init__(self, websocket: WebSocket, runtime: Runtime) -> None:
+        self.ws = websocket
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.presence = services_for(runtime).presence
+        self.principal: Principal | None = None
+        self.address = client_ip(websocket.client.host if websocket.client else None,
+                                 websocket.headers, self.settings.chat_trusted_proxy_header)  # fmt: skip
+        self.followers: dict[int, asyncio.Task[None]] = {}
+        self.delivered: dict[int, int] = {}
+        self.background: set[asyncio.Task[None]] = set()
+        self.bucket = TokenBucket(protocol.FRAME_BURST, protocol.FRAMES_PER_SECOND)
+        self.send_lock = asyncio.Lock()
+        self.agent_state: AgentPresence | None = None
+        self.hub: ChatHub = websocket.app.state.chat_hub
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self.send_lock:
+            if self.ws.application_state is WebSocketState.CONNECTED:
+                await self.ws.send_text(json.dumps(frame, default=str))
+
+    async def in_thread(self, work: Callable[[], Result]) -> Result:
+        return await to_thread.run_sync(work)
+
+    async def in_transaction(
+        self, work: Callable[[Session], Result], *, writes: bool = True
+    ) -> Result:
+        """``work`` in one transaction, in a worker thread. SQLite takes one writer at a time
+        and makes the others wait by sleeping and retrying (its busy handler), which under
+        load costs far more than the writes: chat writes of one process queue on a lock
+        instead (measured in bench/RESULTS.md, "Live chat load")."""
+        database = self.runtime.database
+        lock = _sqlite_write_lock(database) if writes else None
+
+        def run() -> Result:
+            with lock or nullcontext(), database.transaction() as session:
+                return work(session)
+
+        return await to_thread.run_sync(run)
+
+    def spawn(self, work: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+    # --- the connection ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        try:
+            await self.in_thread(lambda: hit_limit(self.runtime.rate_limiter, CONNECT_BY_ADDRESS,
+                                                   self.address))  # fmt: skip
+        except DomainError as error:
+            await self.send(protocol.domain_error_frame(error, ref="connect"))
+            await self.ws.close(POLICY_VIOLATION)
+            return
+        try:
+            while True:
+                event = await self.ws.receive()
+                if event["type"] == "websocket.disconnect":
+                    break
+                await self.on_event(event)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self.shut_down()
+
+    async def shut_down(self) -> None:
+        if self.agent_state is not None and self.principal is not None:
+            # Offline at once rather than when the entry expires, so no chat is offered to a
+            # closed console; another open console of the agent puts them back within
+            # PRESENCE_REFRESH_SECONDS.
+            agent_id = self.principal.id
+            with suppress(Exception):
+                await self.in_thread(lambda: self.presence.remove(agent_id))
+        tasks = [*self.followers.values(), *self.background]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def on_event(self, event: MutableMapping[str, Any]) -> None:
+        if event.get("text") is None:
+            await self.send(protocol.error_frame("binary_frame", "Send JSON text frames."))
+            return
+        wait = self.bucket.take()
+        if wait:
+            await self.send(protocol.error_frame("rate_limited", "Too many frames; slow down.",
+                                                 retry_after=round(wait, 2)))  # fmt: skip
+            return
+        ref: str | None = None
+        try:
+            frame = protocol.parse_frame(event["text"])
+            ref = getattr(frame, "client_id", None) or frame.type
+            await self.dispatch(frame)
+        except protocol.FrameError as error:
+            await self.send(protocol.error_frame(error.code, error.message, field=error.field))
+        except DomainError as error:
+            await self.send(protocol.domain_error_frame(error, ref=ref))
+        except Exception:
+            log.exception("chat frame failed")
+            await self.send(protocol.error_frame("internal_error", "The server failed on this "
+                                                 "frame; it was not applied.", ref=ref))  # fmt: skip
+
+    async def dispatch(self, frame: protocol.ClientFrame) -> None:
+        if isinstance(frame, protocol.Ping):
+            await self.send({"type": "pong"})
+            return
+        if isinstance(frame, protocol.Hello):
+            await self.hello(frame)
+            return
+        if self.principal is None:
+            raise NotAuthenticated("Send hello first.")
+        handler = {
+            protocol.Start: self.start, protocol.Resume: self.resume,
+            protocol.Message: self.message, protocol.Typing: self.typing,
+            protocol.Read: self.read, protocol.Accept: self.accept,
+            protocol.Transfer: self.transfer,
+            protocol.ToTicket: self.to_ticket, protocol.Close: self.close,
+            protocol.Presence: self.set_presence,
+        }[type(frame)]  # fmt: skip
+        await handler(frame)  # type: ignore[operator]
+
+    # --- sign-in -------------------------------------------------------------------------------
+
+    async def hello(self, frame: protocol.Hello) -> None:
+        if self.principal is not None:
+            raise protocol.FrameError("already_authenticated", "This socket is signed in.")
+        if frame.token:
+            self.principal = await self.in_transaction(lambda s: self._token_principal(s, frame))
+        elif frame.guest_email:
+            email = str(frame.guest_email).lower()
+            self.principal = Principal(kind=PrincipalKind.GUEST, id=0,
+                                       name=frame.guest_name or email, extra={"email": email},
+                                       locale=frame.language or "en")  # fmt: skip
+        else:
+            self._check_origin()
+            self.principal = await self.in_transaction(self._cookie_principal, writes=False)
+        if self.principal.kind is PrincipalKind.AGENT:
+            self.spawn(self.follow_agent_channels(self.principal.id))
+        chats = await self.in_transaction(self._open_chats, writes=False)
+        await self.send({"type": "welcome", "who": {"kind": self.principal.kind.value,
+                         "id": self.principal.id, "name": self.principal.name},
+                         "chats": chats, "limits": {"frame_bytes": protocol.MAX_FRAME_BYTES,
+                         "text_chars": protocol.MAX_TEXT_CHARS,
+                         "frames_per_second": protocol.FRAMES_PER_SECOND}})  # fmt: skip
+
+    def _token_principal(self, session: Session, frame: protocol.Hello) -> Principal:
+        hit_limit(self.runtime.rate_limiter, TRADER_TOKEN, self.address)
+        trader = check_trader_token(session, frame.token or "", self.settings.exchange_jwt_key,
+                                    self.settings.exchange_jwt_issuer)  # fmt: skip
+        return trader_principal(trader)
+
+    def _check_origin(self) -> None:
+        """A cookie sign-in is ambient: a page on another site could open a socket with it
+        (cross-site WebSocket hijacking), so the Origin must be this host."""
+        origin = self.ws.headers.get("origin")
+        host = self.ws.headers.get("host", "")
+        if origin and urlsplit(origin).netloc not in (
+            host,
+            urlsplit(self.settings.public_url).netloc,
+        ):
+            raise PermissionDenied("A session sign-in must come from this site's pages.")
+
+    def _cookie_principal(self, session: Session) -> Principal:
+        who = dict(self.ws.scope.get("session", {}).get("who") or {})
+        kind, identifier = who.get("kind"), who.get("id")
+        if kind == PrincipalKind.AGENT and isinstance(identifier, int):
+            agent = session.get(Agent, identifier)
+            if agent is not None and agent.active:
+                return agent_principal(agent)
+        if kind == PrincipalKind.TRADER and isinstance(identifier, int):
+            trader = session.get(Trader, identifier)
+            if trader is not None:
+                return trader_principal(trader)
+        raise NotAuthenticated("Send a token or a guest email, or sign in to the console first.")
+
+    def _open_chats(self, session: Session) -> list[dict[str, Any]]:
+        assert self.principal is not None
+        if self.principal.kind is PrincipalKind.AGENT:
+            chats = list_open_chats_of_agent(session, self.principal.id)
+        else:
+            chats = list_open_chats_of_trader(session, self.principal)
+        return [actions.chat_frame(chat) for chat in chats]
+
+    # --- a trader's or guest's chat --------------------------------------------------------------
+
+    async def start(self, frame: protocol.Start) -> None:
+        principal = self.require_principal()
+
+        def work(session: Session) -> dict[str, Any]:
+            hit_limit(self.runtime.rate_limiter, START_BY_ADDRESS, self.address)
+            opening = actions.Opening(region=region_of(self.address), language=frame.language,
+                                      accept_language=self.ws.headers.get("accept-language"),
+                                      text=frame.text, client_id=frame.client_id)  # fmt: skip
+            chat = actions.check_start_chat(session, principal, opening, self.presence,
+                                            self.settings)  # fmt: skip
+            return actions.chat_state(
+                session, chat, self.presence, self.settings, key=self._key(chat)
+            )
+
+        state = await self.in_transaction(work)
+        await self.send(state)
+        self.join(int(state["chat"]), 0)
+
+    def _key(self, chat: Chat) -> str | None:
+        if chat.guest_email is None:
+            return None
+        return guest_chat_key(self.settings.secret_key, chat.id, chat.guest_email)
+
+    async def resume(self, frame: protocol.Resume) -> None:
+        principal = self.require_principal()
+        await self.in_transaction(writes=False, work=lambda session: access_chat(
+            session, principal, frame.chat, secret=self.settings.secret_key, key=frame.key))  # fmt: skip
+        self.join(frame.chat, frame.last_seq)
+
+    def join(self, chat_id: int, last_seq: int) -> None:
+        old = self.followers.pop(chat_id, None)
+        if old is not None:
+            old.cancel()
+        self.followers[chat_id] = asyncio.create_task(self.follow(chat_id, last_seq))
+
+    def require_principal(self) -> Principal:
+        if self.principal is None:
+            raise NotAuthenticated("Send hello first.")
+        return self.principal
+
+    def require_joined(self, chat_id: int) -> None:
+        if chat_id not in self.followers:
+            raise NotFound("No chat {chat} on this socket; resume it first.", chat=chat_id)
+
+    async def message(self, frame: protocol.Message) -> None:
+        self.require_joined(frame.chat)
+        principal = self.require_principal()
+
+        def work(session: Session) -> actions.Posted:
+            hit_limit(self.runtime.rate_limiter, MESSAGE_BY_ADDRESS, self.address)
+            chat = self._chat(session, frame.chat)
+            return actions.check_post_message(session, chat, principal, frame.text,
+                                              frame.client_id)  # fmt: skip
+
+        try:
+            posted = await self.in_transaction(work)
+        except IntegrityError:
+            # The same client_id sent twice at once: the loser finds the winner's message.
+            posted = await self.in_transaction(work)
+        ack: dict[str, Any] = {"type": "ack", "chat": frame.chat, "client_id": frame.client_id,
+                               "seq": posted.message.seq, "duplicate": posted.duplicate,
+                               "redacted": list(posted.message.redacted)}  # fmt: skip
+        await self.send(ack)
+
+    def _chat(self, session: Session, chat_id: int) -> Chat:
+        assert self.principal is not None
+        return access_chat(session, self.principal, chat_id, secret=self.settings.secret_key,
+                           key=self._guest_key(chat_id))  # fmt: skip
+
+    def _guest_key(self, chat_id: int) -> str | None:
+        if self.principal is None or self.principal.kind is not PrincipalKind.GUEST:
+            return None
+        email = str(self.principal.extra.get("email", ""))
+        return guest_chat_key(self.settings.secret_key, chat_id, email)
+
+    async def typing(self, frame: protocol.Typing) -> None:
+        self.require_joined(frame.chat)
+        principal = self.require_principal()
+        event = {"type": "typing", "chat": frame.chat,
+                 "by": {"kind": principal.kind.value, "id": principal.id, "name": principal.name}}  # fmt: skip
+        await self.in_thread(lambda: self.runtime.bus.publish(actions.chat_channel(frame.chat),
+                                                              event))  # fmt: skip
+
+    async def read(self, frame: protocol.Read) -> None:
+        self.require_joined(frame.chat)
+        principal = self.require_principal()
+        await self.in_transaction(lambda session: actions.do_mark_read(
+            session, self._chat(session, frame.chat), principal, frame.seq))  # fmt: skip
+
+    async def close(self, frame: protocol.Close) -> None:
+        principal = self.require_principal()
+        await self.in_transaction(lambda session: actions.check_close(
+            session, principal, self._chat(session, frame.chat)))  # fmt: skip
+
+    # --- the agent's side ----------------------------------------------------------------------
+
+    def require_agent(self) -> Principal:
+        principal = self.require_principal()
+        if principal.kind is not PrincipalKind.AGENT:
+            raise PermissionDenied("This needs a staff sign-in.")
+        return principal
+
+    async def accept(self, frame: protocol.Accept) -> None:
+        agent = self.require_agent()
+        await self.in_transaction(lambda session: actions.check_accept(
+            session, agent, self._chat(session, frame.chat)))  # fmt: skip
+        if frame.chat not in self.followers:
+            self.join(frame.chat, 0)
+
+    async def transfer(self, frame: protocol.Transfer) -> None:
+        agent = self.require_agent()
+        await self.in_transaction(lambda session: actions.check_transfer(
+            session, agent, self._chat(session, frame.chat), frame.agent, self.presence))  # fmt: skip
+
+    async def to_ticket(self, frame: protocol.ToTicket) -> None:
+        agent = self.require_agent()
+        await self.in_transaction(lambda session: actions.check_chat_to_ticket(
+            session, agent, self._chat(session, frame.chat)))  # fmt: skip
+
+    async def set_presence(self, frame: protocol.Presence) -> None:
+        agent = self.require_agent()
+
+        def work(session: Session) -> AgentPresence:
+            row = session.get(Agent, agent.id)
+            assert row is not None
+            state = AgentPresence(agent.id, frame.status,
+                                  frame.capacity or self.settings.chat_agent_capacity,
+                                  list(row.languages or ["en"]), row.department, row.name)  # fmt: skip
+            if frame.status == "offline":
+                self.presence.remove(agent.id)
+            else:
+                self.presence.put(state)
+            return state
+
+        self.agent_state = await self.in_transaction(work)
+        await self.send({"type": "presence", "status": frame.status,
+                         "capacity": self.agent_state.capacity})  # fmt: skip
+
+    async def follow_agent_channels(self, agent_id: int) -> None:
+        """Offers to this agent and queue changes, plus the presence heartbeat."""
+        channels = (actions.agent_channel(agent_id), actions.CONSOLE_CHAT_CHANNEL)
+        async with self.runtime.bus.subscribe(*channels) as subscription:
+            while True:
+                event = await subscription.get(timeout=PRESENCE_REFRESH_SECONDS)
+                if event is not None:
+                    await self.send(event)
+                state = self.agent_state
+                if state is not None and state.status != "offline":
+                    await self.in_thread(lambda s=state: self.presence.put(s))  # type: ignore[misc]
+
+    # --- following a chat ----------------------------------------------------------------------
+
+    async def follow(self, chat_id: int, last_seq: int) -> None:
+        queue = await self.hub.listen(chat_id)  # first listen, then replay: nothing slips by
+        try:
+            self.delivered[chat_id] = last_seq
+            await self.catch_up(chat_id, with_state=True)
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), CATCH_UP_SECONDS)
+                except TimeoutError:
+                    await self.catch_up(chat_id)
+                    continue
+                if not await self.forward(chat_id, event):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("chat follower of %s failed", chat_id)
+            await self.send(protocol.error_frame("internal_error", "Live updates of this chat "
+                            "stopped; resume it.", ref=str(chat_id)))  # fmt: skip
+        finally:
+            self.hub.forget(chat_id, queue)
+            if self.followers.get(chat_id) is asyncio.current_task():
+                del self.followers[chat_id]
+
+    async def forward(self, chat_id: int, event: dict[str, Any]) -> bool:
+        """Send one live event; False once this socket may no longer follow the chat."""
+        kind = event.get("type")
+        if kind == "message":
+            seq = int(event["seq"])
+            if seq == self.delivered[chat_id] + 1:
+                await self.send(event)
+                self.delivered[chat_id] = seq
+            elif seq > self.delivered[chat_id]:
+                await self.catch_up(chat_id)
+            return True
+        principal = self.principal
+        if kind == "typing" and principal is not None:
+            by = event.get("by", {})
+            if by.get("kind") == principal.kind.value and by.get("id") == principal.id:
+                return True
+        await self.send(event)
+        return not (kind == "chat" and self._lost_access(event))
+
+    def _lost_access(self, event: dict[str, Any]) -> bool:
+        """An agent who passed the chat on stops following it (leads keep watching)."""
+        principal = self.principal
+        return (principal is not None and principal.kind is PrincipalKind.AGENT
+                and event.get("agent") != principal.id
+                and not principal.can(Permission.VIEW_REPORTS))  # fmt: skip
+
+    async def catch_up(self, chat_id: int, *, with_state: bool = False) -> None:
+        """Send what is stored after ``delivered[chat_id]``, in order, page by page (the chat's
+        state first when ``with_state``, so a joining client knows where it stands)."""
+        if with_state:
+            state = await self.in_transaction(
+                lambda session: self._state(session, chat_id), writes=False
+            )
+            if state is not None:
+                await self.send(state)
+        while True:
+            after = self.delivered[chat_id]
+            frames = await self.in_transaction(
+                lambda session, after=after: [  # type: ignore[misc]
+                    actions.message_frame(m) for m in list_messages_after(session, chat_id, after)
+                ],
+                writes=False,
+            )
+            for frame in frames:
+                if frame["seq"] > self.delivered[chat_id]:
+                    await self.send(frame)
+                    self.delivered[chat_id] = frame["seq"]
+            if len(frames) < REPLAY_LIMIT:
+                return
+
+    def _state(self, session: Session, chat_id: int) -> dict[str, Any] | None:
+        chat = session.get(Chat, chat_id)
+        return actions.chat_state(session, chat, self.presence, self.settings) if chat else None

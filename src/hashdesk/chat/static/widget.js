@@ -1,0 +1,277 @@
+/* HashDesk chat widget: one script tag, no framework.
+ *
+ *   <script src="https://support.example.com/api/v1/chat/widget.js?locale=de"
+ *           data-token="<the exchange's JWT for a signed-in trader, optional>" async></script>
+ *
+ * Opens with the assistant (/api/v1/assistant) and hands off to a human in the same panel over
+ * the chat WebSocket (docs/chat-protocol.md): queue position and expected wait, typing, read
+ * receipts, and a resume from the last sequence number seen after any reconnect.
+ * The server prepends HASHDESK_STRINGS (this page's translations) and HASHDESK_BASE.
+ */
+(function () {
+  "use strict";
+  var S = window.HASHDESK_STRINGS || {};
+  var BASE = window.HASHDESK_BASE || "";
+  var script = document.currentScript;
+  var token = script ? script.getAttribute("data-token") : null;
+  var locale = (window.HASHDESK_LOCALE || document.documentElement.lang || "en");
+  var store = window.sessionStorage;
+  var STATE_KEY = "hashdesk-chat";
+
+  function t(text, params) {
+    var out = S[text] || text;
+    for (var name in params || {}) { out = out.split("{" + name + "}").join(String(params[name])); }
+    return out;
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var name in attrs || {}) { node.setAttribute(name, attrs[name]); }
+    if (text !== undefined) { node.textContent = text; }  // text, never HTML: escaped
+    return node;
+  }
+
+  /* --- the panel ------------------------------------------------------------------------- */
+
+  var panel, log, statusLine, input, humanButton, readMark;
+
+  function build() {
+    document.head.appendChild(el("link", { rel: "stylesheet", href: BASE + "/api/v1/chat/widget.css" }));
+    var button = el("button", { id: "hd-chat-button", type: "button" }, t("Help"));
+    panel = el("section", { id: "hd-chat", role: "dialog", "aria-label": t("Support chat"),
+                            dir: ["ar", "fa"].indexOf(locale) >= 0 ? "rtl" : "ltr" });
+    var header = el("header");
+    header.appendChild(el("span", {}, t("Support")));
+    var close = el("button", { type: "button", "aria-label": t("Close") }, "×");
+    header.appendChild(close);
+    log = el("div", { id: "hd-log", "aria-live": "polite" });
+    statusLine = el("div", { id: "hd-status" });
+    humanButton = el("button", { id: "hd-human", type: "button" }, t("Talk to a person"));
+    var form = el("form", { id: "hd-form" });
+    input = el("input", { type: "text", maxlength: "4000", "aria-label": t("Your message"),
+                          placeholder: t("Type your question…") });
+    form.appendChild(input);
+    form.appendChild(el("button", { type: "submit" }, t("Send")));
+    [header, log, statusLine, humanButton, form].forEach(function (n) { panel.appendChild(n); });
+    document.body.appendChild(button);
+    document.body.appendChild(panel);
+    button.addEventListener("click", function () { panel.classList.toggle("hd-open"); input.focus(); });
+    close.addEventListener("click", function () { panel.classList.remove("hd-open"); });
+    form.addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+    input.addEventListener("input", typing);
+    humanButton.addEventListener("click", handOff);
+  }
+
+  function show(text, who) {
+    var line = el("div", { "class": "hd-msg hd-" + who }, text);
+    log.appendChild(line);
+    log.scrollTop = log.scrollHeight;
+    return line;
+  }
+
+  function status(text) { statusLine.textContent = text || ""; }
+
+  function submit() {
+    var text = input.value.trim();
+    if (!text) { return; }
+    input.value = "";
+    if (chat.id) { sendMessage(text); } else { askAssistant(text); }
+  }
+
+  /* --- the assistant ---------------------------------------------------------------------- */
+
+  var assistant = { id: null, csrf: null, lastQuestion: "" };
+
+  function api(method, path, body) {
+    var headers = { "Content-Type": "application/json" };
+    if (assistant.csrf) { headers["X-CSRF-Token"] = assistant.csrf; }
+    if (token) { headers.Authorization = "Bearer " + token; }
+    return fetch(BASE + path, { method: method, headers: headers, credentials: "include",
+                                body: body ? JSON.stringify(body) : undefined })
+      .then(function (response) {
+        return response.json().then(function (data) {
+          if (!response.ok) { throw new Error(data.detail || data.title || response.status); }
+          return data;
+        });
+      });
+  }
+
+  function askAssistant(text) {
+    show(text, "me");
+    assistant.lastQuestion = text;
+    status(t("The assistant is looking…"));
+    var ready = assistant.csrf ? Promise.resolve() : api("GET", "/api/v1/chat/widget-session")
+      .then(function (data) { assistant.csrf = data.csrf_token; });
+    ready.then(function () {
+      if (assistant.id) {
+        return api("POST", "/api/v1/assistant/conversations/" + assistant.id + "/messages",
+                   { body: text }).then(function (message) { return [message]; });
+      }
+      return api("POST", "/api/v1/assistant/conversations", { message: text, locale: locale })
+        .then(function (conversation) {
+          assistant.id = conversation.id;
+          return conversation.messages.filter(function (m) { return m.author !== "trader"; });
+        });
+    }).then(function (messages) {
+      status("");
+      messages.forEach(function (m) { if (m.author !== "trader") { show(m.body, "them"); } });
+    }).catch(function () {
+      status(t("The assistant is not available; you can talk to a person."));
+    });
+  }
+
+  /* --- the human chat over the WebSocket --------------------------------------------------- */
+
+  var chat = JSON.parse(store.getItem(STATE_KEY) || "{}");  // id, key, lastSeq, email
+  var socket = null, backoff = 500, pending = {}, typingSentAt = 0, clientSeq = 0;
+
+  function save() { store.setItem(STATE_KEY, JSON.stringify(chat)); }
+
+  function send(frame) {
+    if (socket && socket.readyState === 1) { socket.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+
+  function handOff() {
+    if (!token && !chat.email) {
+      var email = window.prompt(t("Your email address, so that we can answer you:"));
+      if (!email) { return; }
+      chat.email = email.trim();
+      save();
+    }
+    humanButton.hidden = true;
+    status(t("Connecting you to a person…"));
+    connect(true);
+  }
+
+  function connect(starting) {
+    var url = BASE.replace(/^http/, "ws") || (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
+    socket = new WebSocket(url + "/api/v1/chat/ws");
+    socket.onopen = function () {
+      backoff = 500;
+      var hello = { type: "hello", language: locale };
+      if (token) { hello.token = token; } else { hello.guest_email = chat.email; }
+      send(hello);
+    };
+    socket.onmessage = function (event) { receive(JSON.parse(event.data), starting); starting = false; };
+    socket.onclose = function () {
+      socket = null;
+      if (chat.id && chat.status !== "closed" && chat.status !== "ticketed") {
+        status(t("Reconnecting…"));
+        setTimeout(function () { connect(false); }, backoff);
+        backoff = Math.min(backoff * 2, 15000);
+      }
+    };
+  }
+
+  function receive(frame, starting) {
+    var handlers = {
+      welcome: function () {
+        if (chat.id) {
+          send({ type: "resume", chat: chat.id, last_seq: chat.lastSeq || 0, key: chat.key });
+        } else if (starting) {
+          var first = assistant.lastQuestion || t("I would like to talk to a person.");
+          send({ type: "start", text: first, language: locale, client_id: nextClientId() });
+        }
+      },
+      chat: function () { onChat(frame); },
+      message: function () { onMessage(frame); },
+      ack: function () { delete pending[frame.client_id]; },
+      typing: function () { status(t("{name} is typing…", { name: frame.by.name })); },
+      read: function () { onRead(frame); },
+      error: function () { onError(frame); }
+    };
+    (handlers[frame.type] || function () {})();
+  }
+
+  function onChat(frame) {
+    chat.id = frame.chat;
+    chat.status = frame.status;
+    if (frame.key) { chat.key = frame.key; }
+    save();
+    resendPending();
+    if (frame.status === "queued") {
+      status(t("You are number {position} in the queue; expected wait about {minutes} min.",
+               { position: frame.position, minutes: Math.max(1, Math.round(frame.wait_seconds / 60)) }));
+    } else if (frame.status === "offered") {
+      status(t("An agent is about to join…"));
+    } else if (frame.status === "active") {
+      status("");
+    } else {
+      status(t("This chat has ended."));
+    }
+  }
+
+  function onMessage(frame) {
+    if (frame.seq <= (chat.lastSeq || 0)) { return; }  // the server never repeats; be safe
+    chat.lastSeq = frame.seq;
+    save();
+    var mine = frame.client_id && frame.client_id.indexOf("w-") === 0 &&
+               frame.sender.kind !== "agent" && frame.sender.kind !== "system";
+    var who = frame.sender.kind === "system" ? "system" : (mine ? "me" : "them");
+    var line = show(frame.text, who);
+    if (frame.sender.kind === "agent") { line.setAttribute("title", frame.sender.name); }
+    status("");
+    if (!document.hidden) { send({ type: "read", chat: chat.id, seq: frame.seq }); }
+  }
+
+  function onRead(frame) {
+    if (frame.by.kind !== "agent") { return; }
+    if (!readMark) { readMark = el("div", { "class": "hd-read" }); }
+    readMark.textContent = t("Seen");
+    log.appendChild(readMark);
+  }
+
+  function onError(frame) {
+    if (frame.code === "rate_limited") {
+      status(t("Slow down a little, please."));
+    } else if (frame.code === "not_found" && chat.id) {
+      chat = { email: chat.email };  // the chat is gone or not ours: start over
+      save();
+    } else {
+      status(frame.message);
+    }
+  }
+
+  function nextClientId() {
+    clientSeq += 1;
+    return "w-" + Date.now().toString(36) + "-" + clientSeq;
+  }
+
+  function sendMessage(text) {
+    var clientId = nextClientId();
+    pending[clientId] = text;
+    if (!send({ type: "message", chat: chat.id, text: text, client_id: clientId })) {
+      status(t("Not connected; your message will be sent when we are back."));
+    }
+  }
+
+  function typing() {
+    var now = Date.now();
+    if (chat.id && now - typingSentAt > 3000) {
+      typingSentAt = now;
+      send({ type: "typing", chat: chat.id });
+    }
+  }
+
+  function resendPending() {
+    for (var clientId in pending) {  // the same client_id: the server stores each once
+      send({ type: "message", chat: chat.id, text: pending[clientId], client_id: clientId });
+    }
+  }
+
+  function init() {
+    build();
+    if (chat.id) {  // a reload or a new page of the same tab: carry on where we were
+      chat.lastSeq = 0;  // the page is new and empty: replay the whole chat into it
+      humanButton.hidden = true;
+      connect(false);
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
