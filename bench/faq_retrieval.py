@@ -26,13 +26,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hashdesk.config import get_settings
 from hashdesk.core.auth import SYSTEM
 from hashdesk.core.db import Database
 from hashdesk.core.migrate import upgrade
 from hashdesk.helpcenter.actions import do_create_article
 from hashdesk.helpcenter.models import ArticleStatus
 from hashdesk.helpcenter.schemas import ArticleCreate
-from hashdesk.helpcenter.search import SearchIndex, build_index
+from hashdesk.helpcenter.search import SearchIndex, build_index, vector_cache_for
 from hashdesk.helpcenter.search.fusion import Fusion
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "stackfaq"
@@ -104,7 +105,8 @@ def run(data: Path) -> dict[str, object]:
         mapping = import_faq(database, bank)
         started = time.perf_counter()
         with database.session() as session:
-            index = build_index(session)
+            # HASHDESK_SEARCH_VECTOR_CACHE (default ./var/...) spares re-embedding on reruns.
+            index = build_index(session, vector_cache_for(get_settings()))
         build_seconds = time.perf_counter() - started
         database.dispose()
 

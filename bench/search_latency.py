@@ -13,6 +13,12 @@ embedding computed) and once again warm (the embedding from the LRU cache); sugg
 title prefixes. Latency is wall time of one call in this process, nearest-rank percentiles.
 
     .venv/bin/python bench/search_latency.py [--pages 20000] [--queries 400] [--json FILE]
+        [--vector-cache FILE]
+
+With ``--vector-cache`` the passage vectors are kept in that file (the index's own cache,
+``hashdesk.helpcenter.search.vector_cache``): the first run fills it, later runs build in
+seconds. Besides the searches, each query's embedding alone is timed
+(``*_query_vector_alone``), so the embedding's share of a first-time search is visible.
 """
 
 from __future__ import annotations
@@ -25,14 +31,21 @@ import random
 import re
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
+from hashdesk.core.embeddings import get_encoder
 from hashdesk.helpcenter.actions import slugify
-from hashdesk.helpcenter.search import SearchDocument, SearchIndex, build_index_from
+from hashdesk.helpcenter.search import (
+    SearchDocument,
+    SearchIndex,
+    VectorCache,
+    build_index_from,
+)
+from hashdesk.helpcenter.search.semantic import encoder_for_reader
 
 SEEDS = Path(__file__).resolve().parent.parent / "src" / "hashdesk" / "demo" / "helpcenter"
 ASSETS = ["BTC", "ETH", "USDT", "USDC", "SOL", "XRP", "TRX", "BNB", "DOGE", "ADA", "TON",
@@ -157,24 +170,36 @@ def summary(values: list[float]) -> dict[str, float]:
             "p99_ms": round(percentile(values, 0.99), 2), "n": len(values)}  # fmt: skip
 
 
-def measure(index: SearchIndex, queries: list[tuple[str, str]]) -> dict[str, object]:
-    cold = [timed(index.search, text, locale, limit=10) for text, locale in queries]
-    warm = [timed(index.search, text, locale, limit=10) for text, locale in queries]
-    english = [ms for ms, (_, locale) in zip(cold, queries, strict=True) if locale == "en"]
-    other = [ms for ms, (_, locale) in zip(cold, queries, strict=True) if locale != "en"]
+def measure(
+    index: SearchIndex, queries: list[tuple[str, str]], *, vectors: bool = True
+) -> dict[str, object]:
+    """Per query, interleaved so that the machine's load weighs on each figure alike: the
+    query's embedding alone, the search cold (the index embeds the query), the search warm
+    (vector cached). Embedding + warm search is the cost of the two halves one after the
+    other, to compare with the cold search. Without ``vectors`` nothing is embedded."""
+    alone, cold, warm = [], [], []
+    for text, locale in queries:
+        model = get_encoder(encoder_for_reader(locale)) if vectors else None
+        alone.append(timed(model.encode_queries, [text]) if model else 0.0)
+        cold.append(timed(index.search, text, locale, limit=10))
+        warm.append(timed(index.search, text, locale, limit=10))
+    report: dict[str, object] = {
+        "search_cold": summary(cold),
+        "search_warm_cache": summary(warm),
+    }
+    for encoder in ("minilm", "e5") if vectors else ():
+        mine = [i for i, (_, locale) in enumerate(queries) if encoder_for_reader(locale) == encoder]
+        report[f"{encoder}_query_vector_alone"] = summary([alone[i] for i in mine])
+        report[f"{encoder}_search_cold"] = summary([cold[i] for i in mine])
+        report[f"{encoder}_vector_then_words"] = summary([alone[i] + warm[i] for i in mine])
     prefixes = []
     for text, locale in queries:
         for cut in (2, 4, 7):
             if len(text) > cut:
                 prefixes.append((text[:cut], locale))
-    suggest = [timed(index.suggest, text, locale, limit=8) for text, locale in prefixes]
-    return {
-        "search_cold": summary(cold),
-        "search_cold_en_minilm": summary(english),
-        "search_cold_other_e5": summary(other),
-        "search_warm_cache": summary(warm),
-        "suggest": summary(suggest),
-    }
+    report["suggest"] = summary([timed(index.suggest, text, locale, limit=8)
+                                 for text, locale in prefixes])  # fmt: skip
+    return report
 
 
 def main() -> None:
@@ -182,6 +207,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=20_000)
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--vector-cache", type=Path, default=None,
+                        help="keep passage vectors in this SQLite file between runs")  # fmt: skip
     parser.add_argument("--no-vectors", action="store_true",
                         help="index words only: the lexical path's share of the latency")  # fmt: skip
     args = parser.parse_args()
@@ -189,7 +216,7 @@ def main() -> None:
     started = time.perf_counter()
     documents = generate(args.pages)
     generated = time.perf_counter() - started
-    locales = defaultdict(int)
+    locales: defaultdict[str, int] = defaultdict(int)
     for doc in documents:
         locales[doc.locale] += 1
     queries = make_queries(documents, args.queries)
@@ -200,7 +227,8 @@ def main() -> None:
         index = SearchIndex()
         index.add_documents(documents, embed=False)
     else:
-        index = build_index_from(documents)
+        cache = VectorCache(args.vector_cache) if args.vector_cache else None
+        index = build_index_from(documents, cache)
     del documents[1:]  # what stays resident is the index's own copy
     build = time.perf_counter() - started
     report: dict[str, object] = {
@@ -215,11 +243,16 @@ def main() -> None:
         "rss_mb_before_build": round(before, 1),
         "rss_mb_after_build": round(rss_mb(), 1),
     }  # fmt: skip
-    report.update(measure(index, queries))
+    report.update(measure(index, queries, vectors=not args.no_vectors))
     report["rss_mb_after_queries"] = round(rss_mb(), 1)
-    started = time.perf_counter()
-    index.add_documents([one_page])  # one re-indexed page: what a publish costs a node
-    report["reindex_one_page_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    # What a publish costs a node: the article's rows re-indexed in the small segment (five
+    # publishes in a row, the median), and the full rebuild the index makes once that segment
+    # passes its limit (``MERGE_ROWS``), which every publish used to cost.
+    reindex = [timed(index.add_documents, [replace(one_page, title=f"{one_page.title} {n}")],
+                     embed=not args.no_vectors) for n in range(5)]  # fmt: skip
+    report["reindex_one_page_ms"] = round(sorted(reindex)[2], 1)
+    report["reindex_one_page_ms_all"] = [round(ms, 1) for ms in reindex]
+    report["full_rebuild_ms"] = round(timed(index.compact), 1)
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
     if args.json:

@@ -10,15 +10,22 @@ articles by the fallback chain). Re-run the fit whenever the search ranking chan
 features are the search's own scores.
 
 Features, in order: the top hit's fused score, semantic and lexical scores, the fused and
-semantic margins to the second hit. Each is standardised (``means``/``scales``) before the
-logistic weights apply.
+semantic margins to the second hit, and the lexical margin to the best other candidate. Each
+is standardised (``means``/``scales``) before the logistic weights apply.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURES = ("top_score", "top_semantic", "top_lexical", "score_margin", "semantic_margin")
+FEATURES = (
+    "top_score",
+    "top_semantic",
+    "top_lexical",
+    "score_margin",
+    "semantic_margin",
+    "lexical_margin",
+)
 
 
 @dataclass(frozen=True)
@@ -50,38 +57,38 @@ class Calibration:
 CALIBRATIONS: dict[str, Calibration] = {
     "minilm": Calibration(
         answer=Logistic(
-            means=(0.993078, 0.747678, 0.933171, 0.278808, 0.233334),
-            scales=(0.013148, 0.120166, 0.127176, 0.144496, 0.134142),
-            weights=(0.212214, 0.246199, 0.019847, 2.120883, 1.226004),
-            bias=6.608735,
+            means=(0.993078, 0.747678, 0.933171, 0.278808, 0.233334, 0.185844),
+            scales=(0.013148, 0.120166, 0.127176, 0.144496, 0.134142, 0.302388),
+            weights=(0.195852, 0.2466, -0.38845, 1.982242, 1.359221, 0.953222),
+            bias=7.092663,
         ),
         pair=Logistic(
-            means=(0.993078, 0.747678, 0.933171, 0.278808, 0.233334),
-            scales=(0.013148, 0.120166, 0.127176, 0.144496, 0.134142),
-            weights=(0.679267, 1.070774, -0.473902, 0.419672, 0.455703),
-            bias=6.640701,
+            means=(0.993078, 0.747678, 0.933171, 0.278808, 0.233334, 0.185844),
+            scales=(0.013148, 0.120166, 0.127176, 0.144496, 0.134142, 0.302388),
+            weights=(0.67616, 1.064069, -0.561734, 0.392084, 0.463859, 0.208087),
+            bias=6.703088,
         ),
-        answer_threshold=0.924789,
-        clarify_threshold=0.240114,
+        answer_threshold=0.901154,
+        clarify_threshold=0.251012,
         clarify_max_margin=0.083513,
         min_semantic=0.447842,
     ),
     "e5": Calibration(
         answer=Logistic(
-            means=(0.991365, 0.904373, 0.921178, 0.211576, 0.030984),
-            scales=(0.015477, 0.023224, 0.15293, 0.142314, 0.025037),
-            weights=(-0.009799, 0.704563, 0.878786, 1.7711, 0.192376),
-            bias=4.090655,
+            means=(0.991316, 0.904423, 0.920869, 0.211516, 0.03095, 0.192528),
+            scales=(0.015518, 0.023216, 0.150053, 0.142299, 0.025004, 0.29744),
+            weights=(-0.316814, 0.896878, 0.538948, 1.278376, 0.355795, 1.075804),
+            bias=4.46317,
         ),
         pair=Logistic(
-            means=(0.991365, 0.904373, 0.921178, 0.211576, 0.030984),
-            scales=(0.015477, 0.023224, 0.15293, 0.142314, 0.025037),
-            weights=(0.321598, 0.723279, 0.567274, 0.468815, 0.850086),
-            bias=4.761412,
+            means=(0.991316, 0.904423, 0.920869, 0.211516, 0.03095, 0.192528),
+            scales=(0.015518, 0.023216, 0.150053, 0.142299, 0.025004, 0.29744),
+            weights=(0.246697, 0.728876, 0.546095, 0.420334, 0.874585, 0.243726),
+            bias=4.8889,
         ),
-        answer_threshold=0.99159,
-        clarify_threshold=0.735631,
-        clarify_max_margin=0.1041,
-        min_semantic=0.86259,
+        answer_threshold=0.983993,
+        clarify_threshold=0.793794,
+        clarify_max_margin=0.114743,
+        min_semantic=0.862702,
     ),
 }

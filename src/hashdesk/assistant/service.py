@@ -33,10 +33,10 @@ def complete_tools(runtime: Runtime) -> Tools:
     """Tools over an index built in full before the first answer (vectors included), for
     the command line: the live index computes vectors in the background, and a one-shot
     command would otherwise answer its first questions by words alone."""
-    from hashdesk.helpcenter.search import build_index
+    from hashdesk.helpcenter.search import build_index, vector_cache_for
 
     with runtime.database.session() as session:
-        index = build_index(session)
+        index = build_index(session, vector_cache_for(runtime.settings))
     tools = Tools(Engine(index, detect=detect_language))
     setattr(runtime, _ATTRIBUTE, tools)
     return tools

@@ -11,7 +11,9 @@ articles are found only with ``include_internal=True`` (agents).
 
 ``build_index(session)`` builds a complete index (vectors included) without any bus, for the
 command line and benchmarks; ``build_index_from(documents)`` does the same from
-``SearchDocument`` rows that need no database.
+``SearchDocument`` rows that need no database. Passage vectors are kept between starts in
+the file ``Settings.search_vector_cache`` names (``vector_cache_for(settings)``), so a restart
+embeds only the passages whose text changed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 from hashdesk.helpcenter.search.documents import SearchDocument, load_documents
 from hashdesk.helpcenter.search.index import SearchHit, SearchIndex
 from hashdesk.helpcenter.search.live import live_index
+from hashdesk.helpcenter.search.vector_cache import VectorCache, vector_cache_for
 
 if TYPE_CHECKING:
     from hashdesk.runtime import Runtime
@@ -35,13 +38,16 @@ def get_search_index(runtime: Runtime) -> SearchIndex:
     return live_index(runtime).index
 
 
-def build_index(session: Session) -> SearchIndex:
-    """A complete index of what ``session``'s database publishes now (not kept current)."""
-    return build_index_from(load_documents(session))
+def build_index(session: Session, vector_cache: VectorCache | None = None) -> SearchIndex:
+    """A complete index of what ``session``'s database publishes now (not kept current);
+    passage vectors found in ``vector_cache`` are not computed again."""
+    return build_index_from(load_documents(session), vector_cache)
 
 
-def build_index_from(documents: Iterable[SearchDocument]) -> SearchIndex:
-    index = SearchIndex()
+def build_index_from(
+    documents: Iterable[SearchDocument], vector_cache: VectorCache | None = None
+) -> SearchIndex:
+    index = SearchIndex(vector_cache=vector_cache)
     index.add_documents(documents, embed=True)
     return index
 
@@ -50,7 +56,9 @@ __all__ = [
     "SearchDocument",
     "SearchHit",
     "SearchIndex",
+    "VectorCache",
     "build_index",
     "build_index_from",
     "get_search_index",
+    "vector_cache_for",
 ]

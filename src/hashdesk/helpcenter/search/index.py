@@ -3,6 +3,12 @@
 Writers (a build, a refresh after an event, the embedding worker) change the documents under
 a lock and publish a new ``Snapshot``; readers take the current snapshot once and never
 lock, so a search never waits for an update and never sees half of one.
+
+A publish does not rebuild everything: the article's new translations are appended as rows
+of a small segment after the base (postings and vector tables of their own, scored with the
+base's statistics), and the rows they replace are retired (kept, so no row number moves,
+but never visible). Once the small segment grows past ``MERGE_ROWS`` the whole index is
+rebuilt as one base, which also drops the retired rows.
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ from hashdesk.helpcenter.search.lexical import (
     SUGGEST_WEIGHTS,
     AnalysedDoc,
     Postings,
+    Segments,
     Vocabulary,
     analyse_fields,
     build_postings,
+    build_segments,
 )
 from hashdesk.helpcenter.search.semantic import (
     QueryVectors,
@@ -46,6 +54,7 @@ from hashdesk.helpcenter.search.semantic import (
 )
 from hashdesk.helpcenter.search.snippets import snippet
 from hashdesk.helpcenter.search.synonyms import expand
+from hashdesk.helpcenter.search.vector_cache import VectorCache
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -59,6 +68,11 @@ PREFIX_EXPANSIONS = 30  # completions of a half-typed word that as-you-type cons
 SEMANTIC_FLOOR: dict[str, float] = {"minilm": 0.3, "e5": 0.8}
 SEMANTIC_ALONE_FLOOR: dict[str, float] = {"minilm": 0.45, "e5": 0.86}
 MIN_RELATIVE_SCORE = 0.05  # hits below this share of the best fused score are noise
+# A publish re-indexes only its article's rows (a small segment after the base); once that
+# segment passes this many rows, or this share of the base, everything is rebuilt as one
+# base (3.8 s at 20,000 pages: once per dozens of publishes instead of every one).
+MERGE_ROWS = 500
+MERGE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -100,26 +114,61 @@ class RankedArticle:
         return self.doc.document.article_id
 
 
+@dataclass(frozen=True)
+class Segmented:
+    """The vector table of the base rows and the one of the rows added since."""
+
+    base: VectorTable
+    delta: VectorTable
+
+    @property
+    def has_vectors(self) -> bool:
+        return bool(len(self.base.rows) or len(self.delta.rows))
+
+    def document_scores(self, query: Floats) -> Floats:
+        """Best passage cosine per row (NaN where a row has no vector yet)."""
+        if not self.delta.document_count:
+            return self.base.document_scores(query)
+        return np.concatenate([self.base.document_scores(query), self.delta.document_scores(query)])
+
+
+def vector_tables(docs: list[IndexedDoc]) -> dict[str, VectorTable]:
+    return {
+        name: build_vector_table([doc.vectors.get(name) for doc in docs])
+        for name in ("minilm", "e5")
+    }
+
+
 class Snapshot:
-    """What one search reads: rows of documents, postings, vector tables."""
+    """What one search reads: rows of documents, postings, vector tables. Rows in
+    ``retired`` are translations replaced or removed since the last merge: still in the
+    arrays (so no row number moves), never visible."""
 
     def __init__(
-        self, docs: list[IndexedDoc], term_count: int, reuse: Snapshot | None = None
+        self,
+        docs: list[IndexedDoc],
+        retired: frozenset[int],
+        postings: Segments,
+        titles: Segments,
+        tables: dict[str, Segmented],
     ) -> None:
         self.docs = docs
-        analysed = [doc.analysed for doc in docs]
-        self.postings: Postings
-        self.titles: Postings
-        if reuse is not None:
-            self.postings, self.titles = reuse.postings, reuse.titles
-        else:
-            self.postings = build_postings(analysed, term_count, FIELD_WEIGHTS)
-            self.titles = build_postings(analysed, term_count, SUGGEST_WEIGHTS)
-        self.tables: dict[str, VectorTable] = {
-            name: build_vector_table([doc.vectors.get(name) for doc in docs])
-            for name in ("minilm", "e5")
-        }
+        self.retired = retired
+        self.postings = postings
+        self.titles = titles
+        self.tables = tables
         self._visible: dict[tuple[str, bool], Ints] = {}
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        segments = build_segments(None, [], 0, FIELD_WEIGHTS)
+        tables = vector_tables([])
+        return cls([], frozenset(), segments, segments,
+                   {name: Segmented(table, table) for name, table in tables.items()})  # fmt: skip
+
+    @property
+    def size(self) -> int:
+        return len(self.docs) - len(self.retired)
 
     def visible(self, locale: str, include_internal: bool) -> Ints:
         """One row per article: its translation along ``locale``'s fallback chain."""
@@ -135,6 +184,8 @@ class Snapshot:
         for row, doc in enumerate(self.docs):
             position = rank.get(doc.document.locale)
             if position is None or (doc.document.internal and not include_internal):
+                continue
+            if row in self.retired:
                 continue
             known = best.get(doc.document.article_id)
             if known is None or position < known[0]:
@@ -153,20 +204,31 @@ class _Query:
 class SearchIndex:
     """Hybrid help-center search; see the package docstring for the public contract."""
 
-    def __init__(self, fusion: Fusion = DEFAULT_FUSION) -> None:
+    def __init__(
+        self, fusion: Fusion = DEFAULT_FUSION, vector_cache: VectorCache | None = None
+    ) -> None:
         self.fusion = fusion
+        self.vector_cache = vector_cache  # passage vectors kept between starts
         self._vocabulary = Vocabulary()
         self._docs: dict[tuple[int, str], IndexedDoc] = {}
         self._surfaces: dict[str, dict[str, str]] = {}  # locale → folded word → term
         self._surface_lists: dict[str, tuple[list[str], list[str]]] = {}
         self._write = threading.RLock()
-        self._snapshot = Snapshot([], 0)
+        # Rows as the snapshots number them: the base (built at the last merge), then the
+        # translations indexed since; ``_retired`` are rows replaced or removed since.
+        self._rows: list[IndexedDoc] = []
+        self._row_of: dict[tuple[int, str], int] = {}
+        self._retired: set[int] = set()
+        self._base_count = 0
+        self._base: tuple[Postings, Postings] | None = None
+        self._base_tables: dict[str, VectorTable] | None = None
+        self._snapshot = Snapshot.empty()
         self._queries = QueryVectors()
 
     # --- writing ---------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._snapshot.docs)
+        return self._snapshot.size
 
     def add_documents(self, documents: Iterable[SearchDocument], *, embed: bool = True) -> None:
         """Index (or re-index) ``documents``; with ``embed`` their vectors are computed now,
@@ -182,14 +244,36 @@ class SearchIndex:
             previous = {key: doc for key, doc in self._docs.items() if key[0] in gone}
             for key in previous:
                 del self._docs[key]
+                self._retire(key)
             added = []
             for document in documents:
                 old = previous.get(document.key) or self._docs.get(document.key)
+                self._retire(document.key)
                 added.append(self._index_document(document, old))
                 self._docs[document.key] = added[-1]
+                self._row_of[document.key] = len(self._rows)
+                self._rows.append(added[-1])
             if embed:
                 self._embed(added)
+            else:
+                self._vectors_from_cache(added)
             self._publish(lexical_changed=True)
+
+    def _retire(self, key: tuple[int, str]) -> None:
+        row = self._row_of.pop(key, None)
+        if row is not None:
+            self._retired.add(row)
+
+    def compact(self) -> None:
+        """Rebuild everything as one base segment now (the index does it by itself once the
+        rows indexed since the last rebuild pass ``MERGE_ROWS``)."""
+        with self._write:
+            self._base = None
+            self._publish(lexical_changed=True)
+
+    def clear_query_cache(self) -> None:
+        """Forget the cached query vectors (benchmarks time first-time questions)."""
+        self._queries = QueryVectors()
 
     def article_ids(self) -> set[int]:
         return {key[0] for key in self._docs}
@@ -205,8 +289,14 @@ class SearchIndex:
             return 0
         self._embed(waiting)  # outside the lock: a refresh may go on meanwhile
         with self._write:
+            if self._in_base(waiting):
+                self._base_tables = None
             self._publish(lexical_changed=False)
         return len(waiting)
+
+    def _in_base(self, docs: list[IndexedDoc]) -> bool:
+        rows = (self._row_of.get(doc.document.key) for doc in docs)
+        return any(row is not None and row < self._base_count for row in rows)
 
     def _index_document(self, document: SearchDocument, old: IndexedDoc | None) -> IndexedDoc:
         analyzer = analyzer_for(document.locale)
@@ -238,17 +328,68 @@ class SearchIndex:
             flat = [text for group in texts for text in group]
             if not flat:
                 continue
-            vectors = embed_passages(encoder, flat)
+            vectors = embed_passages(encoder, flat, self.vector_cache)
             start = 0
             for doc, group in zip(needing, texts, strict=True):
                 doc.vectors[encoder] = vectors[start : start + len(group)]
                 start += len(group)
 
+    def _vectors_from_cache(self, docs: list[IndexedDoc]) -> None:
+        """The vectors the cache already holds, at once: a restarted node's worker then has
+        only the changed passages left to embed (and does not republish the index once per
+        batch while it reads the rest back)."""
+        if self.vector_cache is None:
+            return
+        for encoder in ("minilm", "e5"):
+            needing = [doc for doc in docs if encoder in doc.missing_encoders()]
+            texts = [passages(encoder, doc.document.title, doc.plain) for doc in needing]
+            found = self.vector_cache.lookup(encoder, [text for group in texts for text in group])
+            start = 0
+            for doc, group in zip(needing, texts, strict=True):
+                block = found[start : start + len(group)]
+                start += len(group)
+                if group and all(vector is not None for vector in block):
+                    doc.vectors[encoder] = np.vstack(block)  # type: ignore[arg-type]
+
     def _publish(self, *, lexical_changed: bool) -> None:
-        docs = list(self._docs.values())
+        """A new snapshot. Only the rows indexed since the last merge are rebuilt, unless
+        they have grown past ``MERGE_ROWS`` (or a share of the base): then everything is
+        rebuilt as one new base, which also drops the retired rows."""
         previous = self._snapshot
-        reuse = None if lexical_changed or len(previous.docs) != len(docs) else previous
-        self._snapshot = Snapshot(docs, len(self._vocabulary), reuse)
+        delta_rows = len(self._rows) - self._base_count
+        merge = self._base is None or delta_rows > max(MERGE_ROWS, MERGE_SHARE * self._base_count)
+        if merge:
+            self._merge()
+        assert self._base is not None
+        delta = self._rows[self._base_count :]
+        if lexical_changed or merge or len(previous.docs) != len(self._rows):
+            analysed = [doc.analysed for doc in delta]
+            terms = len(self._vocabulary)
+            postings = build_segments(self._base[0], analysed, terms, FIELD_WEIGHTS)
+            titles = build_segments(self._base[1], analysed, terms, SUGGEST_WEIGHTS)
+        else:
+            postings, titles = previous.postings, previous.titles
+        if self._base_tables is None:
+            self._base_tables = vector_tables(self._rows[: self._base_count])
+        tables = {
+            name: Segmented(self._base_tables[name], table)
+            for name, table in vector_tables(delta).items()
+        }
+        self._snapshot = Snapshot(list(self._rows), frozenset(self._retired), postings, titles,
+                                  tables)  # fmt: skip
+
+    def _merge(self) -> None:
+        self._rows = list(self._docs.values())
+        self._row_of = {doc.document.key: row for row, doc in enumerate(self._rows)}
+        self._retired = set()
+        self._base_count = len(self._rows)
+        analysed = [doc.analysed for doc in self._rows]
+        terms = len(self._vocabulary)
+        self._base = (
+            build_postings(analysed, terms, FIELD_WEIGHTS),
+            build_postings(analysed, terms, SUGGEST_WEIGHTS),
+        )
+        self._base_tables = None
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -271,12 +412,20 @@ class SearchIndex:
     ) -> tuple[_Query, list[RankedArticle]]:
         snapshot = self._snapshot
         visible = snapshot.visible(locale, include_internal)
-        analysed = self._analyse_query(snapshot, query, locale)
         if not query.strip() or not len(visible) or limit <= 0:
-            return analysed, []
-        lexical = snapshot.postings.score(analysed.weights)[visible]
+            return self._analyse_query(snapshot, query, locale), []
         encoder = encoder_for_reader(locale)
-        semantic = self._semantic(snapshot, encoder, query)[visible]
+        analysed = self._analyse_query(snapshot, query, locale)
+        lexical = snapshot.postings.score(analysed.weights)[visible]
+        # Sequential on purpose: computing the vector on a helper thread while the words
+        # were scored was measured (RESULTS.md, help-center search 4) and lost at the p95,
+        # the helper waiting for the GIL while the words are scored in Python.
+        table = snapshot.tables[encoder]
+        semantic = (
+            table.document_scores(self._queries.get(encoder, query))
+            if table.has_vectors
+            else np.full(len(snapshot.docs), np.nan, dtype=np.float32)
+        )[visible]
         candidates = self._candidates(lexical, semantic, encoder)
         if not len(candidates):
             return analysed, []
@@ -294,12 +443,6 @@ class SearchIndex:
                 float(lexical[candidate]) / best if best > 0 else 0.0,
             ))  # fmt: skip
         return analysed, ranked
-
-    def _semantic(self, snapshot: Snapshot, encoder: EncoderName, query: str) -> Floats:
-        table = snapshot.tables[encoder]
-        if not len(table.rows):
-            return np.full(len(snapshot.docs), np.nan, dtype=np.float32)
-        return table.document_scores(self._queries.get(encoder, query))
 
     def _candidates(self, lexical: Floats, semantic: Floats, encoder: str) -> Ints:
         """The best ``CANDIDATES`` by words and by meaning (above the floor), together."""

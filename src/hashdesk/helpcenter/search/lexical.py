@@ -82,6 +82,8 @@ class Postings:
     weights: Floats
     idf: Floats
     document_count: int
+    averages: Floats  # mean length of each field, for documents added later (``Segments``)
+    frequencies: npt.NDArray[np.int64]  # document frequency of each term
 
     def document_frequency(self, term_id: int) -> int:
         if term_id + 1 >= len(self.indptr):
@@ -105,25 +107,65 @@ class Postings:
         return scores
 
 
+@dataclass(frozen=True)
+class Segments:
+    """A large base segment and a small one of the documents added since (rows after the
+    base's): a publish rebuilds only the small one, which is scored with the base's field
+    averages and with document frequencies over both, as if it had been built with it."""
+
+    base: Postings
+    delta: Postings
+
+    @property
+    def document_count(self) -> int:
+        return self.base.document_count + self.delta.document_count
+
+    def document_frequency(self, term_id: int) -> int:
+        return self.base.document_frequency(term_id) + self.delta.document_frequency(term_id)
+
+    def term_scores(self, term_id: int) -> tuple[Ints, Floats]:
+        base_rows, base_values = self.base.term_scores(term_id)
+        if not self.delta.document_count:
+            return base_rows, base_values
+        rows, values = self.delta.term_scores(term_id)
+        offset = np.int32(self.base.document_count)
+        return np.concatenate([base_rows, rows + offset]), np.concatenate([base_values, values])
+
+    def score(self, query: dict[int, float]) -> Floats:
+        if not self.delta.document_count:
+            return self.base.score(query)
+        return np.concatenate([self.base.score(query), self.delta.score(query)])
+
+
+def build_segments(
+    base: Postings | None,
+    docs: list[AnalysedDoc],
+    term_count: int,
+    field_weights: tuple[float, float, float],
+) -> Segments:
+    """``docs`` as one new base (``base`` None), or as the small segment after ``base``."""
+    if base is None:
+        return Segments(build_postings(docs, term_count, field_weights), _EMPTY)
+    return Segments(base, build_postings(docs, term_count, field_weights, after=base))
+
+
 def build_postings(
-    docs: list[AnalysedDoc], term_count: int, field_weights: tuple[float, float, float]
+    docs: list[AnalysedDoc],
+    term_count: int,
+    field_weights: tuple[float, float, float],
+    after: Postings | None = None,
 ) -> Postings:
+    """BM25F postings of ``docs``; ``after``: a segment that follows that one, normalised by
+    its field averages, its idf counting the documents of both."""
     n = len(docs)
     if n == 0:
-        empty = np.zeros(0, dtype=np.float32)
-        return Postings(
-            np.zeros(term_count + 1, dtype=np.int64),
-            np.zeros(0, dtype=np.int32),
-            empty,
-            np.zeros(term_count, dtype=np.float32),
-            0,
-        )
+        return _empty(term_count)
     sizes = np.array([len(doc.term_ids) for doc in docs], dtype=np.int64)
     rows = np.repeat(np.arange(n, dtype=np.int32), sizes)
     term_ids = np.concatenate([doc.term_ids for doc in docs])
     frequencies = np.concatenate([doc.frequencies for doc in docs], axis=1)
     lengths = np.array([doc.lengths for doc in docs], dtype=np.float32)
-    averages = np.maximum(lengths.mean(axis=0), 1.0)
+    averages = np.maximum(lengths.mean(axis=0), 1.0) if after is None else after.averages
     combined = np.zeros(len(term_ids), dtype=np.float32)
     for field_index, weight in enumerate(field_weights):
         if weight == 0:
@@ -138,5 +180,26 @@ def build_postings(
     df = np.bincount(term_ids, minlength=term_count).astype(np.int64)
     indptr = np.zeros(term_count + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
-    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-    return Postings(indptr, rows[order], saturated[order].astype(np.float32), idf, n)
+    total, together = n, df
+    if after is not None:
+        total = n + after.document_count
+        together = df.copy()
+        together[: len(after.frequencies)] += after.frequencies[:term_count]
+    idf = np.log1p((total - together + 0.5) / (together + 0.5)).astype(np.float32)
+    return Postings(indptr, rows[order], saturated[order].astype(np.float32), idf, n,
+                    averages.astype(np.float32), df)  # fmt: skip
+
+
+def _empty(term_count: int) -> Postings:
+    return Postings(
+        np.zeros(term_count + 1, dtype=np.int64),
+        np.zeros(0, dtype=np.int32),
+        np.zeros(0, dtype=np.float32),
+        np.zeros(term_count, dtype=np.float32),
+        0,
+        np.ones(3, dtype=np.float32),
+        np.zeros(term_count, dtype=np.int64),
+    )
+
+
+_EMPTY = _empty(0)

@@ -28,6 +28,7 @@ from hashdesk.core.events import EventBus
 from hashdesk.core.per_runtime import PerRuntime
 from hashdesk.helpcenter.search.documents import load_documents
 from hashdesk.helpcenter.search.index import SearchIndex
+from hashdesk.helpcenter.search.vector_cache import VectorCache, vector_cache_for
 
 if TYPE_CHECKING:
     from hashdesk.runtime import Runtime
@@ -46,8 +47,10 @@ _RESYNC = -1  # a queue entry meaning "re-read everything" (after a gap in the s
 class LiveIndex:
     """A ``SearchIndex`` that follows the database through the event bus."""
 
-    def __init__(self, database: Database, bus: EventBus) -> None:
-        self.index = SearchIndex()
+    def __init__(
+        self, database: Database, bus: EventBus, vector_cache: VectorCache | None = None
+    ) -> None:
+        self.index = SearchIndex(vector_cache=vector_cache)
         self._database = database
         self._bus = bus
         self._changes: queue.Queue[int] = queue.Queue()
@@ -164,7 +167,7 @@ _started: weakref.WeakSet[LiveIndex] = weakref.WeakSet()
 
 
 def _started_index(runtime: Runtime) -> LiveIndex:
-    live = LiveIndex(runtime.database, runtime.bus)
+    live = LiveIndex(runtime.database, runtime.bus, vector_cache_for(runtime.settings))
     try:
         live.start()
     except Exception:

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from hashdesk.core.embeddings import DIMENSION, EncoderName, Vectors, get_encoder
 from hashdesk.helpcenter.search.documents import sentences
+from hashdesk.helpcenter.search.vector_cache import VectorCache
 
 Floats = npt.NDArray[np.float32]
 
@@ -57,7 +58,27 @@ def body_chunks(text: str, limit: int = MINILM_CHUNKS) -> list[str]:
     return chunks
 
 
-def embed_passages(encoder: EncoderName, texts: list[str]) -> Vectors:
+def embed_passages(
+    encoder: EncoderName, texts: list[str], vector_cache: VectorCache | None = None
+) -> Vectors:
+    """The vectors of ``texts``: those ``vector_cache`` holds are read back, the others
+    computed (and stored in it)."""
+    if vector_cache is None or not texts:
+        return _compute_passages(encoder, texts)
+    stored = vector_cache.lookup(encoder, texts)
+    missing = [position for position, vector in enumerate(stored) if vector is None]
+    computed = _compute_passages(encoder, [texts[position] for position in missing])
+    if len(missing):
+        vector_cache.store(encoder, [texts[position] for position in missing], computed)
+    vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
+    for position, vector in enumerate(stored):
+        if vector is not None:
+            vectors[position] = vector
+    vectors[missing] = computed
+    return vectors
+
+
+def _compute_passages(encoder: EncoderName, texts: list[str]) -> Vectors:
     """``texts`` embedded shortest first, so each batch pads to similar lengths (one long
     passage in a batch of short ones multiplied the time and the ONNX arena by ten)."""
     if not texts:

@@ -122,7 +122,8 @@
       event.preventDefault();
       this.open(this.options[this.active]);
     } else if (event.key === "Escape") {
-      if (!this.listbox.hidden) { this.close(); } else { this.input.value = ""; }
+      // A search input clears itself on Escape; with the list open, only close the list.
+      if (!this.listbox.hidden) { event.preventDefault(); this.close(); } else { this.input.value = ""; }
     }
   };
 
