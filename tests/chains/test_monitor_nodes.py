@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -67,7 +69,7 @@ def test_a_healthy_node_is_operational_and_its_head_recorded(
 
 
 def test_anvil_reorg_is_detected_with_its_depth(
-    session: Session, anvil: AnvilNode, monitors: Callable[[], Monitor]
+    session: Session, anvil: AnvilNode, monitors: Callable[[], Monitor], client: TestClient
 ) -> None:
     add_network(session, "ethereum", chain_id=anvil.chain_id, endpoints=(anvil.rpc_url,),
                 block_time=60, confirmations=3)  # fmt: skip
@@ -83,10 +85,13 @@ def test_anvil_reorg_is_detected_with_its_depth(
     incident = open_incident(session, "ethereum")
     assert incident is not None and (incident.level, incident.reasons) == (
         "partial_outage", ["deep_reorg"])  # fmt: skip
+    page = client.get("/status/ethereum").text  # the figures traders and staff see
+    assert 'data-testid="last-reorg">3 blocks deep' in page
+    assert 'data-testid="mempool">' in page and 'data-testid="rpc-errors">0<' in page
 
 
 def test_stopping_the_node_opens_an_incident_and_restarting_resolves_it(
-    session: Session, anvil: AnvilNode, monitors: Callable[[], Monitor]
+    session: Session, anvil: AnvilNode, monitors: Callable[[], Monitor], client: TestClient
 ) -> None:
     add_network(session, "ethereum", chain_id=anvil.chain_id, endpoints=(anvil.rpc_url,),
                 block_time=60)  # fmt: skip
@@ -99,6 +104,8 @@ def test_stopping_the_node_opens_an_incident_and_restarting_resolves_it(
         "major_outage", ["rpc_unreachable"])  # fmt: skip
     row = session.scalars(select(NetworkHealth)).one()
     assert row.consecutive_errors >= 3 and "unreachable" in (row.last_error or "")
+    page = client.get("/status/ethereum").text
+    assert f'data-testid="rpc-errors">{row.consecutive_errors}<' in page
 
     anvil.start()
     tick_until(monitor, session, lambda: open_incident(session, "ethereum") is None)
@@ -148,7 +155,7 @@ def test_two_pollers_only_the_leader_polls_and_the_other_takes_over(
     assert second.tick() == 1 and second.leading
 
 
-def _leases(runtime: Runtime, kind: str) -> tuple[Leadership, Leadership]:
+def _leases(runtime: Runtime, kind: str, folder: Path) -> tuple[Leadership, Leadership]:
     if kind == "redis":
         import redis
 
@@ -163,13 +170,15 @@ def _leases(runtime: Runtime, kind: str) -> tuple[Leadership, Leadership]:
         if runtime.database.engine.dialect.name != "postgresql":
             pytest.skip("runs when HASHDESK_TEST_DATABASE_URL names PostgreSQL")
         return PostgresLock(runtime.database), PostgresLock(runtime.database)
-    path = sqlite_lock_path(runtime.database.url + f".{time.monotonic_ns()}")
+    path = sqlite_lock_path(f"sqlite:///{folder / 'hashdesk.sqlite3'}")
     return FileLock(path), FileLock(path)
 
 
 @pytest.mark.parametrize("kind", ["redis", "postgres", "file"])
-def test_every_lock_backend_admits_one_leader_at_a_time(runtime: Runtime, kind: str) -> None:
-    one, two = _leases(runtime, kind)
+def test_every_lock_backend_admits_one_leader_at_a_time(
+    runtime: Runtime, kind: str, tmp_path: Path
+) -> None:
+    one, two = _leases(runtime, kind, tmp_path)
     try:
         assert one.hold() and not two.hold()
         assert one.hold() and not two.hold()  # renewing keeps it

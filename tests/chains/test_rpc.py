@@ -184,6 +184,10 @@ def test_configuration_mistakes_are_named() -> None:
     with pytest.raises(RpcUnreachable):
         client_for("evm", f"http://127.0.0.1:{free_port()}/", network="ethereum").head()
     assert redact("http://user:secret@host:1/") == "http://user:***@host:1/"
+    for broken in ("http://127.0.0.1:99999/", "http://127.0.0.1:port/", "http://[::1/"):
+        with pytest.raises(RpcUnreachable, match="not an http"):
+            client_for("evm", broken, network="ethereum")
+    assert redact("http://user:secret@host:99999/") == "http://***@host:99999/"
 
 
 def test_utxo_head_congestion_and_memo_transaction(litecoin: LitecoinNode) -> None:

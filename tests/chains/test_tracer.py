@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.actions import check_replace_deposit_addresses, check_upsert_transfer
@@ -18,6 +20,7 @@ from hashdesk.accounts.schemas import DepositAddressesReplace, TransferUpsert
 from hashdesk.assets.schemas import RegistryDocument
 from hashdesk.assets.transfer import import_document
 from hashdesk.chains import tracer
+from hashdesk.chains.models import Sighting
 from hashdesk.chains.tracer import NextAction, Outcome, Tracer, TraceRequest, TraceResult, Verdict
 from hashdesk.core.auth import SYSTEM
 from hashdesk.core.errors import InvalidInput
@@ -49,7 +52,8 @@ def devnet_document(anvil: AnvilNode, token: Token, **tusd: Any) -> RegistryDocu
         "networks": [
             {"id": "devnet", "name": "Devnet", "chain_id": anvil.chain_id,
              "rpc_endpoints": [anvil.rpc_url],
-             "explorer_tx_url": "https://explorer.test/tx/{tx}", **evm},
+             "explorer_tx_url": "https://explorer.test/tx/{tx}",
+             "explorer_address_url": "https://explorer.test/address/{address}", **evm},
             {"id": "devnet-b", "name": "Devnet B", "chain_id": OTHER_CHAIN_ID, **evm},
         ],
         "assets": [
@@ -143,6 +147,8 @@ def test_credited_deposit_needs_nothing_more(desk: Desk) -> None:
     }  # fmt: skip
     assert result.next_step.action is NextAction.NOTHING
     assert result.explorer_url == f"https://explorer.test/tx/{tx_hash}"
+    recipient = next(item for item in result.evidence if item.check == "recipient")
+    assert recipient.data["explorer_url"] == f"https://explorer.test/address/{desk.address}"
     assert "25 TUSD" in result.explanation and "credited" in result.explanation
 
 
@@ -287,6 +293,17 @@ def test_below_the_minimum_deposit(desk: Desk) -> None:
 
     assert result.verdict is Verdict.BELOW_MINIMUM
     assert "5 TUSD" in result.explanation and "10 TUSD" in result.explanation
+    ticket = result.next_step.ticket
+    assert result.next_step.action is NextAction.RECOVERY_TICKET and ticket is not None
+    assert ticket.fields == {"network": "devnet", "asset": "TUSD", "tx_hash": tx_hash.lower(),
+                             "address": desk.address}  # fmt: skip
+    path, _, query = ticket.url.partition("?")
+    assert path == "/portal/new" and parse_qs(query) == {
+        "category": ["deposit"],
+        "subject": [ticket.subject],
+        "description": [result.explanation],
+        **{f"fields.{name}": [value] for name, value in ticket.fields.items()},
+    }
 
 
 def test_suspended_deposits_are_credited_once_reopened(
@@ -325,6 +342,23 @@ def test_reorg_drops_a_deposit_seen_before(desk: Desk) -> None:
     assert result.verdict is Verdict.DROPPED
     assert evidence(result)["reorg"] is Outcome.PROBLEM
     assert result.next_step.action is NextAction.NOTHING
+
+
+def test_reorg_drops_a_deposit_seen_by_another_process(desk: Desk) -> None:
+    """The sighting is in the database: a restarted process (or another node of HashDesk)
+    still tells "dropped" from "never existed", with no block in the exchange's records."""
+    tx_hash = desk.anvil.token_transfer(desk.token, desk.address, 25 * TUSD)
+    assert desk.trace(tx_hash).verdict is Verdict.CONFIRMING
+    assert desk.trace(tx_hash).verdict is Verdict.CONFIRMING  # the same block: no new write
+    tracer.reset()  # everything a process keeps is gone
+
+    desk.anvil.reorg(1)
+    result = desk.trace(tx_hash)
+
+    assert result.verdict is Verdict.DROPPED
+    with desk.runtime.database.session() as session:
+        [sighting] = session.scalars(select(Sighting)).all()
+    assert (sighting.network, sighting.tx_hash) == ("devnet", tx_hash.lower())
 
 
 def test_reorg_seen_through_the_exchange_records(desk: Desk) -> None:
@@ -381,6 +415,15 @@ def test_lying_endpoint_gives_a_clear_verdict_in_time(
     assert result.verdict is Verdict.UNAVAILABLE
     assert [(p.network, p.code) for p in result.node_problems] == [("devnet", code)]
     assert result.next_step.action is NextAction.TRY_LATER
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:99999/", "http://[::1/", "not a url"])
+def test_a_broken_endpoint_url_is_a_node_problem_not_a_crash(desk: Desk, endpoint: str) -> None:
+    result = desk.trace("0x" + "ab" * 32, rpc={"devnet": endpoint})
+
+    assert result.verdict is Verdict.UNAVAILABLE
+    assert [(p.network, p.code) for p in result.node_problems] == [("devnet", "rpc_unreachable")]
+    assert "is not an http(s) URL" in result.node_problems[0].message
 
 
 def test_stopped_node_is_unavailable_then_back(desk: Desk) -> None:

@@ -34,6 +34,32 @@ def networks_by_slug(session: Session) -> dict[str, Network]:
     return {network.slug: network for network in list_networks(session)}
 
 
+def find_listing(session: Session, network: Network, contract: str | None) -> AssetNetwork | None:
+    """The asset ``contract`` is on ``network`` (None: the network's native coin); hex EVM
+    contracts compare in any case, other families exactly."""
+    query = select(AssetNetwork).join(Asset).where(AssetNetwork.network_id == network.id)
+    if contract is None:
+        query = query.where(Asset.symbol == network.native_asset, AssetNetwork.contract.is_(None))
+    elif network.family == Family.EVM.value:
+        query = query.where(func.lower(AssetNetwork.contract) == contract.lower())
+    else:
+        query = query.where(AssetNetwork.contract == contract)
+    return session.scalar(query.limit(1))
+
+
+def find_listing_elsewhere(
+    session: Session, network: Network, contract: str
+) -> AssetNetwork | None:
+    """A listing of ``contract`` on another network than ``network`` (the right token sent
+    on the wrong network)."""
+    return session.scalar(
+        select(AssetNetwork)
+        .where(AssetNetwork.network_id != network.id,
+               func.lower(AssetNetwork.contract) == contract.lower())
+        .limit(1)
+    )  # fmt: skip
+
+
 def get_asset(session: Session, symbol: str) -> Asset | None:
     """The asset whose symbol is ``symbol`` in any case (symbols are unique regardless)."""
     query = (

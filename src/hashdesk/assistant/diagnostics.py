@@ -35,7 +35,7 @@ placeholders take the answers given so far.
 
 Checks are the extension point for code that must look something up (the deposit tracer,
 the asset registry): ``register_check`` binds a name to a function of the answers that
-returns a branch value.
+returns a branch value, or a ``CheckResult`` whose answers the outcome can quote.
 """
 
 from __future__ import annotations
@@ -176,7 +176,17 @@ Turn = Ask | Finish | Rejected
 
 # --- checks: the extension point --------------------------------------------------------------
 
-Check = Callable[[dict[str, str]], str]
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A check's branch value, with what it found: ``answers`` become ``{name}`` placeholders
+    of the outcome's text, subject, fields and note (the deposit tracer's explanation)."""
+
+    branch: str
+    answers: dict[str, str] = field(default_factory=dict)
+
+
+Check = Callable[[dict[str, str]], str | CheckResult]
 _CHECKS: dict[str, Check] = {}
 
 
@@ -193,13 +203,14 @@ def get_check(name: str) -> Check | None:
 
 
 @register_check("deposit_trace")
-def deposit_trace_today(answers: dict[str, str]) -> str:
-    """The deposit tracer decides: ``credited``, ``confirming``, ``not_found``, or
-    ``untraced`` when it cannot tell (no node reachable, or a verdict a person should see:
-    the flow then asks how long ago it was sent and offers a ticket)."""
+def deposit_trace_today(answers: dict[str, str]) -> CheckResult:
+    """The deposit tracer decides: ``credited``, ``explained`` (its explanation and next step
+    say it all), ``recovery`` (a request filled in from its evidence), ``not_found``, or
+    ``untraced`` when it cannot tell (the flow then asks how long ago it was sent)."""
     from hashdesk.chains.tracer import trace_for_flow  # the tracer pulls in the chain clients
 
-    return trace_for_flow(answers)
+    branch, found = trace_for_flow(answers)
+    return CheckResult(branch, found)
 
 
 # --- validating one input ---------------------------------------------------------------------
@@ -301,11 +312,12 @@ def _arrive(flow: Flow, name: str, answers: dict[str, str]) -> Turn:
         if check is None:
             raise FlowError(f"{flow.source}: no check named {node.check!r} is registered")
         result = check(answers)
-        answers = {**answers, node.id: result}
-        target = node.route(result)
+        found = result if isinstance(result, CheckResult) else CheckResult(result)
+        answers = {**answers, **found.answers, node.id: found.branch}
+        target = node.route(found.branch)
         if target is None:
             raise FlowError(
-                f"{flow.source}: check {node.id} returned {result!r}, which has no branch"
+                f"{flow.source}: check {node.id} returned {found.branch!r}, which has no branch"
             )
         name = target
     raise FlowError(f"{flow.source}: more than {MAX_AUTOMATIC_STEPS} checks in a row")
@@ -490,7 +502,9 @@ def _strings(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key in TRANSLATABLE_KEYS and isinstance(value, str):
-                yield value
+                # Only placeholders (a check's words, translated already): nothing to translate.
+                if re.sub(r"\{\w+\}", "", value).strip():
+                    yield value
             else:
                 yield from _strings(value)
     elif isinstance(node, list):

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hashdesk.assets.queries import get_network
@@ -26,6 +27,7 @@ from hashdesk.chains.models import (
     MaintenanceWindow,
     NetworkHealth,
     Reorg,
+    Sighting,
 )
 from hashdesk.chains.queries import (
     BANNER_CACHE_KEY,
@@ -314,3 +316,15 @@ def _maintenance_changed(session: Session, window: MaintenanceWindow) -> None:
     publish_on_commit(session, STATUS_CHANNEL, {"type": "maintenance.changed",
                                                 "network": window.network, "id": window.id})  # fmt: skip
     invalidate_on_commit(session, BANNER_CACHE_KEY)
+
+
+def do_remember_sighting(session: Session, network: str, tx_hash: str, height: int,
+                         block_hash: str, now: datetime) -> None:  # fmt: skip
+    """Keeps the block the tracer found ``tx_hash`` in. One statement that inserts or
+    updates: two traces of the same transaction at once must not fail on the key."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    values = {"height": height, "block_hash": block_hash, "seen_at": now}
+    statement = insert(Sighting).values(network=network, tx_hash=tx_hash, **values)
+    session.execute(
+        statement.on_conflict_do_update(index_elements=["network", "tx_hash"], set_=values)
+    )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hashdesk.accounts.queries import get_trader_by_external_id
 from hashdesk.chains.monitor_cli import monitor
+from hashdesk.chains.rpc import redact, split_url
 from hashdesk.chains.tracer import Tracer, TraceRequest, TraceResult
 from hashdesk.core.command_session import command_transaction
 from hashdesk.core.errors import DomainError
@@ -25,6 +26,10 @@ def _rpc_overrides(values: tuple[str, ...]) -> dict[str, str]:
         name, separator, url = value.partition("=")
         if not separator or not name.strip() or not url.strip():
             raise click.BadParameter(f"{value!r} is not NAME=URL.", param_hint="--rpc")
+        parts = split_url(url.strip())
+        if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise click.BadParameter(f"{redact(url.strip())!r} is not an http(s) URL.",
+                                     param_hint="--rpc")  # fmt: skip
         overrides[name.strip().lower()] = url.strip()
     return overrides
 

@@ -119,6 +119,20 @@ class Reorg(Base):
     new_hash: Mapped[str | None] = mapped_column(String(100))  # None: nothing there yet
 
 
+class Sighting(Base):
+    """The block a traced transaction was last seen in. Kept in the database, not in one
+    process: after a reorg any node, or the same one restarted, tells "dropped" from "never
+    existed" even when the exchange's records do not name the block."""
+
+    __tablename__ = "chain_sightings"
+
+    network: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(String(100), primary_key=True)
+    height: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(100))
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class MaintenanceWindow(Base):
     __tablename__ = "chain_maintenance"
     __table_args__ = (Index("ix_chain_maintenance_network_ends", "network", "ends_at"),)

@@ -9,7 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from hashdesk.assets.models import Network, NetworkStatus
-from hashdesk.chains.models import Incident, Level, MaintenanceWindow, NetworkHealth, Reorg
+from hashdesk.chains.models import (
+    Incident,
+    Level,
+    MaintenanceWindow,
+    NetworkHealth,
+    Reorg,
+    Sighting,
+)
 from hashdesk.chains.schemas import (
     IncidentPublic,
     IncidentUpdatePublic,
@@ -195,3 +202,9 @@ def banner_items(session: Session, now: datetime) -> list[BannerItem]:
     process (``core.cache``): every page shows it, incidents change rarely; a change made on
     this node drops the cache at once, other nodes see it within the cache's lifetime."""
     return cached(session, BANNER_CACHE_KEY, lambda: _banner_items(session, now))
+
+
+def find_sightings(session: Session, tx_hash: str) -> dict[str, tuple[int, str]]:
+    """Network slug -> (height, block hash) of the block ``tx_hash`` was last traced in."""
+    rows = session.scalars(select(Sighting).where(Sighting.tx_hash == tx_hash))
+    return {row.network: (row.height, row.block_hash) for row in rows}

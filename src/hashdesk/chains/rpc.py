@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
 
@@ -197,9 +198,22 @@ class ChainClient(Protocol):
     def close(self) -> None: ...
 
 
+def split_url(url: str) -> SplitResult | None:
+    """``url``'s parts, or None when no URL could have them (a port out of range or not a
+    number, a broken IPv6 host): ``urlsplit`` raises for those only when asked the port."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return None
+    return parts
+
+
 def redact(url: str) -> str:
     """The endpoint as errors and logs may show it: without the password."""
-    parts = urlsplit(url)
+    parts = split_url(url)
+    if parts is None:
+        return re.sub(r"//[^/@]*@", "//***@", url)
     if parts.password is None:
         return url
     host = parts.hostname or ""
@@ -222,8 +236,8 @@ class JsonRpcTransport:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         version: str = "2.0",
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
+        parts = split_url(url)
+        if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
             raise RpcUnreachable(
                 N_("The RPC endpoint {endpoint} of {network} is not an http(s) URL."),
                 network=network,

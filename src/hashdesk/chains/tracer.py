@@ -38,9 +38,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -52,7 +52,16 @@ from hashdesk.accounts.queries import (
     get_trader_by_external_id,
 )
 from hashdesk.assets.formats import TX_HASH_FORMATS, Problem, check_tx_hash
-from hashdesk.assets.models import Asset, AssetNetwork, Network, NetworkStatus
+from hashdesk.assets.index import explorer_url
+from hashdesk.assets.models import AssetNetwork, Network, NetworkStatus
+from hashdesk.assets.queries import (
+    find_listing,
+    find_listing_elsewhere,
+    get_network,
+    networks_by_slug,
+)
+from hashdesk.chains.actions import do_remember_sighting
+from hashdesk.chains.queries import find_sightings
 from hashdesk.chains.rpc import (
     ChainClient,
     ChainTransaction,
@@ -63,6 +72,7 @@ from hashdesk.chains.rpc import (
     supported_families,
 )
 from hashdesk.core.auth import decode_exchange_token
+from hashdesk.core.clock import utcnow
 from hashdesk.core.errors import DomainError, InvalidInput
 from hashdesk.core.i18n import N_, gettext_for, match_locale
 
@@ -72,8 +82,8 @@ if TYPE_CHECKING:
 TRACE_TIMEOUT_SECONDS = 4.0
 VERIFY_EVERY_SECONDS = 60.0
 MAX_CLIENTS = 256
-MAX_SIGHTINGS = 10_000
 MAX_PARALLEL = 8
+PORTAL_NEW_REQUEST = "/portal/new"  # tickets' request form, filled in from its query string
 
 
 class Verdict(enum.StrEnum):
@@ -170,11 +180,14 @@ class Evidence(BaseModel):
 
 
 class TicketDraft(BaseModel):
-    """A deposit recovery request, filled in (``tickets`` category ``deposit``)."""
+    """A deposit recovery request, filled in (``tickets`` category ``deposit``); ``url`` opens
+    the portal's request form with all of it typed in, for the trader to read and send."""
 
     category: str = "deposit"
     subject: str
+    description: str
     fields: dict[str, str]
+    url: str
 
 
 class NextStep(BaseModel):
@@ -220,14 +233,11 @@ class TraceRequest:
     rpc: dict[str, str] = field(default_factory=dict)
 
 
-# --- clients, chain checks and sightings, kept per process ----------------------------------------
+# --- clients and chain checks, kept per process ---------------------------------------------------
 
 _lock = threading.Lock()
 _clients: OrderedDict[tuple[str, str, str, int | None, float], ChainClient] = OrderedDict()
 _verified: dict[tuple[str, str, str, int | None, float], float] = {}
-# (network, tx hash) -> (height, block hash) of the block it was last seen in: a transaction
-# that vanishes from that height after a reorg is "dropped", not "never existed".
-_sightings: OrderedDict[tuple[str, str], tuple[int, str]] = OrderedDict()
 _pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL, thread_name_prefix="tracer")
 
 
@@ -252,28 +262,13 @@ def _client(network: Network, endpoint: str, timeout: float) -> ChainClient:
     return client
 
 
-def _remember(network: str, tx_hash: str, height: int, block_hash: str) -> None:
-    with _lock:
-        _sightings[(network, tx_hash)] = (height, block_hash)
-        _sightings.move_to_end((network, tx_hash))
-        if len(_sightings) > MAX_SIGHTINGS:
-            _sightings.popitem(last=False)
-
-
-def _last_sighting(network: str, tx_hash: str) -> tuple[int, str] | None:
-    with _lock:
-        return _sightings.get((network, tx_hash))
-
-
 def reset() -> None:
-    """Closes every kept client and forgets the sightings (tests; a process whose nodes were
-    all replaced)."""
+    """Closes every kept client (tests; a process whose nodes were all replaced)."""
     with _lock:
         for client in _clients.values():
             client.close()
         _clients.clear()
         _verified.clear()
-        _sightings.clear()
 
 
 # --- looking for the transaction ------------------------------------------------------------------
@@ -347,6 +342,7 @@ class Tracer:
     def __init__(self, session: Session, timeout: float = TRACE_TIMEOUT_SECONDS) -> None:
         self.session = session
         self.timeout = timeout
+        self._sightings: dict[str, tuple[int, str]] = {}
 
     # -- entry point --
 
@@ -358,6 +354,7 @@ class Tracer:
         tx_hash = _normal_hash(tx_hash, candidates)
         records = [r for r in find_transfers_by_tx(self.session, tx_hash)
                    if r.kind == TransferKind.DEPOSIT.value]  # fmt: skip
+        self._sightings = find_sightings(self.session, tx_hash)
         probes = self._probe_all(candidates, tx_hash, records, request.rpc)
         report = Report(tx_hash, locale, [n.slug for n in candidates], probes)
         found = next((p for p in probes if p.transaction is not None), None)
@@ -376,7 +373,7 @@ class Tracer:
     def _candidates(self, tx_hash: str, slug: str | None, rpc: dict[str, str]) -> list[Network]:
         """The networks to ask: the one named, or every network with an RPC endpoint whose
         hashes look like this one. A malformed hash or unknown network is refused here."""
-        networks = {n.slug: n for n in self.session.scalars(select(Network).order_by(Network.id))}
+        networks = networks_by_slug(self.session)
         for name in rpc:
             if name not in networks:
                 raise InvalidInput("Unknown network {network} in --rpc.", field="rpc", network=name)
@@ -400,7 +397,9 @@ class Tracer:
         def seen_at(network: Network) -> list[tuple[int, str]]:
             marks = [(r.block_height, r.block_hash) for r in records
                      if r.network == network.slug and r.block_height is not None and r.block_hash]  # fmt: skip
-            sighting = _last_sighting(network.slug, tx_hash)
+            # The block an earlier trace (on any node of HashDesk) found it in: a transaction
+            # that vanished from that height after a reorg is "dropped", not "never existed".
+            sighting = self._sightings.get(network.slug)
             found = [(int(h), str(b)) for h, b in marks if h is not None and b is not None]
             return found + ([sighting] if sighting else [])
 
@@ -454,8 +453,14 @@ class Tracer:
         found = Found(probe.network, probe.transaction, probe.head_height)
         report.network = found.network
         tx = found.transaction
-        if tx.block_height is not None and tx.block_hash is not None:
-            _remember(found.network.slug, tx.tx_hash, tx.block_height, tx.block_hash)
+        seen = (tx.block_height, tx.block_hash)
+        if (
+            tx.block_height is not None
+            and tx.block_hash is not None
+            and (self._sightings.get(found.network.slug) != seen)
+        ):
+            do_remember_sighting(self.session, found.network.slug, report.tx_hash,
+                                 tx.block_height, tx.block_hash, utcnow())  # fmt: skip
         self._check_found(report, found, probe)
         if tx.state is TxState.FAILED:
             return report.finish(Verdict.FAILED, block=tx.block_height, network=found.network.name)
@@ -511,7 +516,7 @@ class Tracer:
         if asset is None:
             return None
         for transfer in transfers:
-            listing = self._listing(found.network, transfer.contract)
+            listing = find_listing(self.session, found.network, transfer.contract)
             if listing is not None and listing.asset.symbol.lower() == asset.lower():
                 return transfer
         return None
@@ -519,7 +524,10 @@ class Tracer:
     def _check_recipient(self, report: Report, found: Found, trader: Trader | None) -> None:
         transfer, row = found.transfer, found.deposit_address
         assert transfer is not None
-        params = {"recipient": transfer.recipient, "network": found.network.name}
+        # The recipient on the network's explorer, for the agent to check by eye.
+        link = explorer_url(found.network.explorer_address_url, "address", transfer.recipient)
+        params = {"recipient": transfer.recipient, "network": found.network.name,
+                  "explorer_url": link}  # fmt: skip
         if row is None:
             report.add("recipient", Outcome.PROBLEM,
                        N_("The recipient {recipient} is not a deposit address of this exchange."),
@@ -532,7 +540,7 @@ class Tracer:
                        **params)  # fmt: skip
             found.problems.add(Verdict.WRONG_ADDRESS)
         elif row.network != found.network.slug:
-            expected = self.session.scalar(select(Network).where(Network.slug == row.network))
+            expected = get_network(self.session, row.network)
             report.expected_network = expected.name if expected else row.network
             report.add("recipient", Outcome.PROBLEM,
                        N_("The recipient {recipient} is a deposit address on {expected_network}, but the transaction was sent on {network}."),
@@ -543,30 +551,10 @@ class Tracer:
                        N_("The recipient {recipient} is a deposit address on {network}."),
                        trader_id=row.trader_id, **params)  # fmt: skip
 
-    def _listing(self, network: Network, contract: str | None) -> AssetNetwork | None:
-        query = select(AssetNetwork).join(Asset).where(AssetNetwork.network_id == network.id)
-        if contract is None:
-            query = query.where(
-                Asset.symbol == network.native_asset, AssetNetwork.contract.is_(None)
-            )
-        elif network.family == "evm":  # hex contracts compare in any case
-            query = query.where(func.lower(AssetNetwork.contract) == contract.lower())
-        else:
-            query = query.where(AssetNetwork.contract == contract)
-        return self.session.scalar(query.limit(1))
-
-    def _listing_elsewhere(self, network: Network, contract: str) -> AssetNetwork | None:
-        return self.session.scalar(
-            select(AssetNetwork)
-            .where(AssetNetwork.network_id != network.id,
-                   func.lower(AssetNetwork.contract) == contract.lower())
-            .limit(1)
-        )  # fmt: skip
-
     def _check_token(self, report: Report, found: Found, asset: str | None) -> None:
         transfer = found.transfer
         assert transfer is not None
-        listing = self._listing(found.network, transfer.contract)
+        listing = find_listing(self.session, found.network, transfer.contract)
         sent = transfer.contract or found.network.native_asset
         if listing is None:
             self._unlisted_token(report, found, sent)
@@ -594,7 +582,9 @@ class Tracer:
         transfer = found.transfer
         assert transfer is not None
         elsewhere = (
-            self._listing_elsewhere(found.network, transfer.contract) if transfer.contract else None
+            find_listing_elsewhere(self.session, found.network, transfer.contract)
+            if transfer.contract
+            else None
         )
         if elsewhere is not None:
             found.asset_symbol = elsewhere.asset.symbol
@@ -773,6 +763,7 @@ class Report:
             "minimum": self._minimum(), "confirmations": self.confirmations,
             "required": self.required, "reason": self.reason or "-", **params,
         }  # fmt: skip
+        explanation = self.translate(EXPLANATIONS[verdict], **values)
         return TraceResult(
             tx_hash=self.tx_hash, verdict=verdict,
             network=network.slug if network else None, asset=self.asset,
@@ -780,8 +771,8 @@ class Report:
             recipient=self.recipient, confirmations=self.confirmations,
             required_confirmations=self.required, explorer_url=self._explorer(),
             searched=self.searched, evidence=self.evidence,
-            explanation=self.translate(EXPLANATIONS[verdict], **values),
-            next_step=self._next_step(verdict), node_problems=self._node_problems(),
+            explanation=explanation, next_step=self._next_step(verdict, explanation),
+            node_problems=self._node_problems(),
             locale=self.locale,
         )  # fmt: skip
 
@@ -793,13 +784,15 @@ class Report:
 
     def _explorer(self) -> str | None:
         template = self.network.explorer_tx_url if self.network else None
-        return template.replace("{tx}", self.tx_hash) if template and "{tx}" in template else None
+        return (
+            explorer_url(template, "tx", self.tx_hash) if template and "{tx}" in template else None
+        )
 
     def _node_problems(self) -> list[NodeProblem]:
         return [NodeProblem(network=p.network.slug, code=p.error.code, message=str(p.error))
                 for p in self.probes if p.error is not None]  # fmt: skip
 
-    def _next_step(self, verdict: Verdict) -> NextStep:
+    def _next_step(self, verdict: Verdict, explanation: str) -> NextStep:
         action = FIXED_NEXT.get(verdict)
         if verdict is Verdict.WRONG_ADDRESS:
             # An address of this exchange (another trader's) can be fixed by staff; an
@@ -812,7 +805,7 @@ class Report:
             return self._wait()
         step = NextStep(action=action, message=self.translate(NEXT_STEPS[action]))
         if action is NextAction.RECOVERY_TICKET:
-            step.ticket = self._ticket_draft(verdict)
+            step.ticket = self._ticket_draft(verdict, explanation)
         if verdict is Verdict.DEPOSITS_SUSPENDED:
             step.message = self.translate(
                 N_(
@@ -829,14 +822,18 @@ class Report:
                         message=self.translate(NEXT_STEPS[NextAction.WAIT], blocks=blocks,
                                                minutes=minutes))  # fmt: skip
 
-    def _ticket_draft(self, verdict: Verdict) -> TicketDraft:
+    def _ticket_draft(self, verdict: Verdict, explanation: str) -> TicketDraft:
         network = self.network.slug if self.network else ""
         fields = {"network": network, "asset": self.asset or "", "tx_hash": self.tx_hash,
                   "address": self.recipient or "", "memo": self.memo or ""}  # fmt: skip
         subject = self.translate(N_("Deposit recovery: {asset} on {network} ({problem})"),
                                  asset=self.asset or "?", network=network,
                                  problem=verdict.value.replace("_", " "))  # fmt: skip
-        return TicketDraft(subject=subject, fields={k: v for k, v in fields.items() if v})
+        filled = {name: value for name, value in fields.items() if value}
+        query = {"category": "deposit", "subject": subject, "description": explanation,
+                 **{f"fields.{name}": value for name, value in filled.items()}}  # fmt: skip
+        return TicketDraft(subject=subject, description=explanation, fields=filled,
+                           url=f"{PORTAL_NEW_REQUEST}?{urlencode(query)}")  # fmt: skip
 
 
 class _Params(dict[str, Any]):
@@ -930,20 +927,23 @@ class TraceScopeMiddleware:
             await self.app(scope, receive, send)
 
 
-FLOW_BRANCHES = {
-    Verdict.CREDITED: "credited", Verdict.PENDING: "confirming", Verdict.CONFIRMING: "confirming",
-    Verdict.NOT_FOUND: "not_found",
-}  # fmt: skip
+FLOW_BRANCHES = {Verdict.CREDITED: "credited", Verdict.NOT_FOUND: "not_found",
+                 Verdict.UNAVAILABLE: "untraced"}  # fmt: skip
 
 
-def trace_for_flow(answers: dict[str, str]) -> str:
-    """The assistant's ``deposit_trace`` check: ``credited``, ``confirming``, ``not_found``,
-    or ``untraced`` (no runtime in scope, no node reachable, or a verdict the flow leaves to
-    a person: the flow then asks how long ago it was sent and offers a ticket)."""
+def trace_for_flow(answers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The assistant's ``deposit_trace`` check: the flow's branch and what the outcome may
+    quote (``trace_explanation``, ``trace_next_step``, and the recovery request's subject and
+    fields as ``trace_subject``, ``trace_network``, ...), all in the trader's language.
+
+    Branches: ``credited``; ``not_found``; ``recovery`` when the next step is a recovery
+    request; ``explained`` when the explanation and next step say it all (wait N blocks,
+    nothing to do); ``untraced`` when nothing could be asked (no runtime in scope, no node
+    reachable, input the tracer refuses): the flow then asks how long ago it was sent."""
     scope = _scope.get()
     tx_hash = answers.get("tx_hash", "").strip()
     if scope is None or not tx_hash:
-        return "untraced"
+        return "untraced", {}
     try:
         with scope.runtime.database.transaction() as session:
             request = TraceRequest(tx_hash=tx_hash, network=answers.get("network") or None,
@@ -951,5 +951,11 @@ def trace_for_flow(answers: dict[str, str]) -> str:
                                    trader_id=scope.trader(session), locale=scope.locale)  # fmt: skip
             result = Tracer(session).trace(request)
     except InvalidInput:
-        return "untraced"
-    return FLOW_BRANCHES.get(result.verdict, "untraced")
+        return "untraced", {}
+    found = {"trace_explanation": result.explanation, "trace_next_step": result.next_step.message}
+    ticket = result.next_step.ticket
+    if ticket is not None:
+        found["trace_subject"] = ticket.subject
+        found |= {f"trace_{name}": value for name, value in ticket.fields.items()}
+        return "recovery", found
+    return FLOW_BRANCHES.get(result.verdict, "explained"), found

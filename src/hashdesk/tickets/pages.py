@@ -253,8 +253,19 @@ def portal_new(request: Request, session: DbSession, principal: MaybePrincipal) 
     gate = _portal_gate(principal, session)
     if gate is not None:
         return gate
-    context = _ticket_form_context(session, guest=False)
+    # A link may fill the form in (the deposit tracer's recovery request); the trader still
+    # reads it and sends it themselves.
+    context = {**_ticket_form_context(session, guest=False), "values": _prefill(request)}
     return _page(request, "tickets/portal_new.html", context, principal)
+
+
+PREFILL_KEYS = ("category", "subject", "description", *(f"fields.{n}" for n in TICKET_FIELDS))
+
+
+def _prefill(request: Request) -> dict[str, str]:
+    """The form's values named in the query string; the form's own limits hold on sending."""
+    query = request.query_params
+    return {key: query[key][:20000] for key in PREFILL_KEYS if query.get(key)}
 
 
 @router.post("/portal/new", response_class=HTMLResponse)

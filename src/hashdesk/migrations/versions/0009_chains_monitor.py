@@ -73,6 +73,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_chain_reorgs'))
     )
     op.create_index('ix_chain_reorgs_network_detected', 'chain_reorgs', ['network', 'detected_at'], unique=False)
+    # The deposit tracer's sightings: the block a transaction was last seen in.
+    op.create_table('chain_sightings',
+    sa.Column('network', sa.String(length=40), nullable=False),
+    sa.Column('tx_hash', sa.String(length=100), nullable=False),
+    sa.Column('height', sa.BigInteger(), nullable=False),
+    sa.Column('block_hash', sa.String(length=100), nullable=False),
+    sa.Column('seen_at', hashdesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('network', 'tx_hash', name=op.f('pk_chain_sightings'))
+    )
+    op.create_index(op.f('ix_chain_sightings_seen_at'), 'chain_sightings', ['seen_at'], unique=False)
     op.create_table('chain_incidents',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('network', sa.String(length=40), nullable=False),
@@ -104,6 +114,8 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_chain_incidents_resolved_at'), table_name='chain_incidents')
     op.drop_index('ix_chain_incidents_network_opened', table_name='chain_incidents')
     op.drop_table('chain_incidents')
+    op.drop_index(op.f('ix_chain_sightings_seen_at'), table_name='chain_sightings')
+    op.drop_table('chain_sightings')
     op.drop_index('ix_chain_reorgs_network_detected', table_name='chain_reorgs')
     op.drop_table('chain_reorgs')
     op.drop_index('ix_chain_maintenance_network_ends', table_name='chain_maintenance')
