@@ -1,10 +1,12 @@
 """Margin monitor: 100,000 positions' margin ratios re-evaluated per mark-price tick.
 
     .venv/bin/python bench/margin_monitor.py [--positions 100000] [--ticks 2000] [--seed 1]
-        [--markdown /tmp/futures_results.md]
+        [--cross-share 0.5] [--markdown /tmp/futures_results.md]
 
 Builds a book of linear positions over BTCUSDT and ETHUSDT (demo tier tables: 10 and 9 tiers)
-and one of inverse BTCUSD positions, then for each of ``--ticks`` random-walk mark-price
+and one of inverse BTCUSD positions (``--cross-share`` of them in cross accounts of two positions
+sharing one wallet: the account's ratio is summed with ``np.bincount`` on every tick), then
+for each of ``--ticks`` random-walk mark-price
 updates measures, one tick at a time (``time.perf_counter_ns``):
 
 - ``book``: ``MarginBook.evaluate`` (tiered maintenance margin, PnL, equity, ratio, into
@@ -65,6 +67,7 @@ class PlainBook:
     wallets: Floats
     rates: Floats
     amounts: Floats
+    accounts: NDArray[np.intp]  # -1: isolated
 
     def ratio(self, marks: Floats) -> Floats:
         mark = marks[self.symbols]
@@ -76,6 +79,13 @@ class PlainBook:
             pnl = self.signs * self.size * (1 / self.entries - 1 / mark)
         equity = self.wallets + pnl
         maintenance = np.max(notional * self.rates - self.amounts, axis=0)
+        cross = self.accounts >= 0
+        if cross.any():  # an account: its positions' sums over the wallet it shares
+            accounts = self.accounts[cross]
+            first = np.zeros(accounts.max() + 1)
+            first[accounts] = self.wallets[cross]
+            equity[cross] = np.bincount(accounts, pnl[cross])[accounts] + first[accounts]
+            maintenance[cross] = np.bincount(accounts, maintenance[cross])[accounts]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio: Floats = np.where(equity > 0, maintenance / equity, np.inf)
         return ratio
@@ -101,7 +111,8 @@ def tier_lines(tables: list[TierTable], symbols: NDArray[np.intp]) -> tuple[Floa
     return rates[symbols].T.copy(), amounts[symbols].T.copy()
 
 
-def make_setup(contract: Contract, count: int, generator: np.random.Generator) -> Setup:
+def make_setup(contract: Contract, count: int, generator: np.random.Generator,
+               cross_share: float) -> Setup:  # fmt: skip
     if contract is Contract.LINEAR:
         tables = [demo_tier_table("BTCUSDT"), demo_tier_table("ETHUSDT")]
         starts = np.array([60000.0, 3000.0])
@@ -122,10 +133,16 @@ def make_setup(contract: Contract, count: int, generator: np.random.Generator) -
         quantities = np.maximum(np.round(notional * entries / sizes), 1.0)
         size = quantities * sizes
     wallets = notional / leverage
-    positions = BookPositions(symbols, sides, quantities, entries, wallets)
+    # Cross accounts of two positions (the first ``cross_share`` of the rows, in pairs),
+    # each pair's wallet the sum of what the two would hold isolated.
+    paired = int(count * cross_share) // 2 * 2
+    accounts = np.full(count, -1, dtype=np.intp)
+    accounts[:paired] = np.arange(paired) // 2
+    wallets[:paired] = np.repeat(wallets[:paired:2] + wallets[1:paired:2], 2)
+    positions = BookPositions(symbols, sides, quantities, entries, wallets, accounts=accounts)
     book = MarginBook(contract, tables, positions, thresholds=THRESHOLDS, rearm_gap=REARM_GAP)
     rates, amounts = tier_lines(tables, symbols)
-    plain = PlainBook(contract, symbols, size, sides, entries, wallets, rates, amounts)
+    plain = PlainBook(contract, symbols, size, sides, entries, wallets, rates, amounts, accounts)
     return Setup(book, plain, starts)
 
 
@@ -160,9 +177,10 @@ def random_walk(starts: Floats, count: int, generator: np.random.Generator) -> l
     return [row for row in starts * np.exp(np.cumsum(steps, axis=0))]
 
 
-def measure(contract: Contract, count: int, ticks: int, seed: int) -> dict[str, Timing]:
+def measure(contract: Contract, count: int, ticks: int, seed: int,
+            cross_share: float) -> dict[str, Timing]:  # fmt: skip
     generator = np.random.default_rng(seed)
-    setup = make_setup(contract, count, generator)
+    setup = make_setup(contract, count, generator, cross_share)
     book = setup.book
     marks = random_walk(setup.starts, ticks, generator)
     for tick in marks[:: max(1, ticks // 20)]:  # the two ways agree, row for row
@@ -220,11 +238,12 @@ def report(results: dict[str, dict[str, Timing]], args: argparse.Namespace) -> s
         "# Futures margin monitor benchmark",
         "",
         f"- command: `.venv/bin/python bench/margin_monitor.py --positions {args.positions} "
-        f"--ticks {args.ticks} --seed {args.seed}`",
+        f"--ticks {args.ticks} --seed {args.seed} --cross-share {args.cross_share}`",
         f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {cpu_model()}, {os.cpu_count()} cores "
         f"(shared), Python {platform.python_version()}, numpy {np.__version__}",
-        f"- {args.positions:,} positions per book, {args.ticks} ticks, one tick at a time",
+        f"- {args.positions:,} positions per book ({args.cross_share:.0%} in cross accounts "
+        f"of two), {args.ticks} ticks, one tick at a time",
         "",
         f"- load average before the run: {args.load}",
         "",
@@ -255,11 +274,13 @@ def main() -> None:
     parser.add_argument("--positions", type=int, default=100_000)
     parser.add_argument("--ticks", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cross-share", type=float, default=0.5,
+                        help="share of the positions in cross accounts of two")  # fmt: skip
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     args.load = " / ".join(f"{value:.1f}" for value in os.getloadavg())
     results = {
-        contract.value: measure(contract, args.positions, args.ticks, args.seed)
+        contract.value: measure(contract, args.positions, args.ticks, args.seed, args.cross_share)
         for contract in Contract
     }
     text = report(results, args)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Trader
@@ -18,10 +18,11 @@ from hashdesk.config import Settings
 from hashdesk.core.errors import InvalidInput, NotFound
 from hashdesk.core.events import publish_on_commit
 from hashdesk.core.i18n import N_
-from hashdesk.futures.margin import ONE, Contract, Position, liquidation_price, margin_ratio
-from hashdesk.futures.models import FuturesMark, FuturesPosition, MarginAlert
+from hashdesk.futures.margin import ONE, Contract, MarginMode, Position
+from hashdesk.futures.models import FuturesMark, FuturesPosition, MarginAlert, RiskEntry
+from hashdesk.futures.queries import cross_peers
 from hashdesk.futures.records import shown
-from hashdesk.futures.schedules import position_of, schedule_of
+from hashdesk.futures.schedules import figures_of
 from hashdesk.futures.schemas import MarkUpdate, OpenPosition, PositionMode, PositionsReplace
 from hashdesk.futures.tiers import TierTable, TierTableError
 from hashdesk.notify import do_enqueue_email
@@ -31,6 +32,7 @@ POSITIONS_CHANNEL = "futures:positions"  # the monitor reloads on these
 MARKS_CHANNEL = "futures:marks"  # mark prices for the monitor (the signed POST publishes here)
 ALERT_EVENT = "futures.margin_call"
 POSITIONS_EVENT = "futures.positions"
+RISK_EVENT = "futures.risk"  # a new snapshot of the positions most at risk
 LEVEL_LABELS = {1: N_("warning"), 2: N_("critical")}
 SIDE_LABELS = {"long": N_("long"), "short": N_("short")}
 EXHAUSTED = Decimal(999)  # the stored ratio of a position whose equity is gone (infinite)
@@ -50,9 +52,11 @@ def check_replace_positions(
             "No trader {external_id}: push the trader's profile first.", external_id=external_id
         )
     seen: dict[tuple[str, str], int] = {}
+    wallets: dict[str, tuple[Decimal, int]] = {}
     for index, position in enumerate(data.positions):
         _check_position(f"positions.{index}", position, tables)
         _check_unique(f"positions.{index}", position, data.position_mode, seen, index)
+        _check_cross_wallet(f"positions.{index}", position, tables, wallets, index)
     return trader, do_replace_positions(session, trader, data.positions, tables)
 
 
@@ -70,6 +74,26 @@ def _check_unique(where: str, position: OpenPosition, mode: PositionMode,
             field=f"{where}.side", symbol=position.symbol,
         )  # fmt: skip
     seen[key] = index
+
+
+def _check_cross_wallet(where: str, position: OpenPosition, tables: Mapping[str, TierTable],
+                        wallets: dict[str, tuple[Decimal, int]], index: int) -> None:  # fmt: skip
+    """Cross positions settled in one asset share one wallet: each must carry the same
+    ``wallet_balance`` (the monitor figures the account's ratio over it)."""
+    if position.mode is not MarginMode.CROSS:
+        return
+    table = tables.get(position.tier_table or position.symbol)
+    if position.maintenance_margin_rate is not None or table is None:
+        return  # flat terms name no settlement asset: that position's wallet is its own
+    asset = f"{table.contract.value}:{table.settlement_asset}"
+    given, first = wallets.setdefault(asset, (position.wallet_balance, index))
+    if given != position.wallet_balance:
+        raise InvalidInput(
+            "Cross positions settled in {asset} share one wallet: wallet_balance is {value} "
+            "here but {given} in positions.{first}.",
+            field=f"{where}.wallet_balance", asset=table.settlement_asset,
+            value=position.wallet_balance, given=given, first=first,
+        )  # fmt: skip
 
 
 def _check_position(where: str, position: OpenPosition, tables: Mapping[str, TierTable]) -> None:
@@ -186,6 +210,18 @@ class LevelChange:
     threshold: float  # the threshold reached (risen only)
 
 
+def do_save_risk_snapshot(session: Session, entries: Sequence[tuple[int, float]]) -> None:
+    """Replace the console's list of the positions most at risk: ``(position id, margin
+    ratio)``, highest first; then tell the consoles."""
+    session.execute(delete(RiskEntry))
+    if entries:
+        ceiling = float(EXHAUSTED)
+        rows = [{"rank": rank, "position_id": position_id, "margin_ratio": min(ratio, ceiling)}
+                for rank, (position_id, ratio) in enumerate(entries)]  # fmt: skip
+        session.execute(insert(RiskEntry), rows)
+    publish_on_commit(session, CONSOLE_CHANNEL, {"type": RISK_EVENT})
+
+
 def do_save_marks(session: Session, marks: Sequence[MarkUpdate]) -> None:
     for mark in marks:
         session.merge(FuturesMark(symbol=mark.symbol, price=mark.price, time_ms=mark.time_ms))
@@ -207,7 +243,7 @@ def do_record_level_changes(
     query = select(FuturesPosition, Trader).join(Trader, Trader.id == FuturesPosition.trader_id)
     rows = session.execute(query.where(FuturesPosition.id.in_(risen))).all()
     alerts = [
-        do_margin_call(session, row, trader, risen[row.id], marks[row.symbol], tables, settings)
+        do_margin_call(session, row, trader, risen[row.id], marks, tables, settings)
         for row, trader in rows
     ]
     # One console event per batch: a market move can cross thousands of positions at once.
@@ -217,18 +253,18 @@ def do_record_level_changes(
 
 def do_margin_call(
     session: Session, row: FuturesPosition, trader: Trader, change: LevelChange,
-    mark: Decimal, tables: Mapping[str, TierTable], settings: Settings,
+    marks: Mapping[str, Decimal], tables: Mapping[str, TierTable], settings: Settings,
 ) -> MarginAlert:  # fmt: skip
     """One crossing: the portal alert, the email (with the anti-phishing code), the trader's
     live event (the console's is sent per batch by the caller).
-    The trader-facing figures are the exact ``Decimal`` ones, not the book's screening floats."""
-    schedule, position = schedule_of(row, tables), position_of(row)
+    The trader-facing figures are the exact ``Decimal`` ones, not the book's screening floats;
+    a cross position's call is its account's (one per account: the book picks the position
+    with the largest maintenance margin), with the account's ratio."""
+    figures = figures_of(row, cross_peers(session, row, tables), marks, tables)
     alert = MarginAlert(
         trader_id=trader.id, symbol=row.symbol, side=row.side, level=change.level,
-        threshold=Decimal(repr(change.threshold)),
-        margin_ratio=_ratio(margin_ratio(position, row.wallet_balance, mark, schedule)),
-        mark_price=mark,
-        liquidation_price=liquidation_price(position, row.wallet_balance, schedule),
+        threshold=Decimal(repr(change.threshold)), margin_ratio=_ratio(figures.margin_ratio),
+        mark_price=marks[row.symbol], liquidation_price=figures.liquidation_price,
     )  # fmt: skip
     session.add(alert)
     session.flush()

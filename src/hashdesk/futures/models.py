@@ -73,3 +73,18 @@ class MarginAlert(Base):
     mark_price: Mapped[Decimal] = mapped_column(DecimalText)
     liquidation_price: Mapped[Decimal | None] = mapped_column(DecimalText, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RiskEntry(Base):
+    """One row of the margin monitor's last snapshot of the riskiest positions (``rank`` 0 is
+    the highest margin ratio). The monitor already holds every ratio in its book, so it saves
+    this short list (at most once a second) and the console reads it instead of figuring
+    every open position on each refresh. A table, not process memory or Redis: it works on
+    the SQLite default and is shared by every ``hashdesk serve`` node."""
+
+    __tablename__ = "futures_risk_snapshot"
+
+    rank: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    position_id: Mapped[int]
+    margin_ratio: Mapped[float]  # the monitor's screening float; capped at EXHAUSTED
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)

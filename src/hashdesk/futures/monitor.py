@@ -7,6 +7,11 @@ crossings with hysteresis (``book.py``); only the positions whose level changed 
 database: their new level is saved and each rise becomes one margin call (``actions.py``),
 in one transaction, so a crash never loses a call nor sends one twice after a restart.
 
+The console's "positions at risk" come from here too: at most once per
+``RISK_SAVE_SECONDS``, when ratios moved, the monitor saves the ``RISK_ROWS`` highest ratios of
+its books (``publish_risk``: an ``argpartition`` over the ratios it holds anyway), so a console
+refresh reads those few rows instead of figuring every open position.
+
 Thresholds come from the settings (``HASHDESK_MARGIN_WARNING_RATIO``,
 ``HASHDESK_MARGIN_CRITICAL_RATIO``, ``HASHDESK_MARGIN_REARM_GAP``). ``hashdesk futures
 monitor`` runs one in a loop; run exactly one monitor per deployment.
@@ -14,9 +19,14 @@ monitor`` runs one in a loop; run exactly one monitor per deployment.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from hashdesk.config import Settings
 from hashdesk.core.db import Database
@@ -25,6 +35,7 @@ from hashdesk.futures.actions import (
     LevelChange,
     do_record_level_changes,
     do_save_marks,
+    do_save_risk_snapshot,
 )
 from hashdesk.futures.book import Crossings, MarginBook
 from hashdesk.futures.models import MarginAlert
@@ -34,6 +45,9 @@ from hashdesk.futures.schemas import MarkUpdate
 from hashdesk.futures.tiers import TierTable
 
 MARK_SAVE_SECONDS = 1.0  # the console's last marks: at most one write per symbol per second
+log = logging.getLogger(__name__)
+RISK_SAVE_SECONDS = 1.0  # the console's positions at risk: at most one snapshot a second
+RISK_ROWS = 100  # the snapshot's length (the console shows 50; closed ones drop out)
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,9 @@ class MarginMonitor:
         # Levels changed since the records were read (saved too): a rebuild keeps them.
         self._levels: dict[int, int] = {}
         self._stale = False  # a failed save left the books ahead of the database
+        self._prices: dict[str, Decimal] = {}  # the last mark of every symbol seen
+        self._risk_moved = False  # ratios changed since the last snapshot was saved
+        self._risk_saved_at: float | None = None
 
     def reload(self, trader_ids: Collection[int] | None = None) -> int:
         """(Re)build the books from the stored positions: all of them, or, after pushes, only
@@ -113,6 +130,9 @@ class MarginMonitor:
                       if (built := self._build(records_of))]  # fmt: skip
         self.positions = sum(len(records_of) for records_of in by_kind.values())
         self._stale = False
+        self._risk_moved = True
+        if self._prices:  # a rebuilt book knows no ratio yet: figure it at the last marks
+            self._evaluate_all()
         return self.positions
 
     def on_marks(self, marks: Sequence[MarkUpdate]) -> TickResult:
@@ -122,14 +142,16 @@ class MarginMonitor:
             self.reload()
         changes = [change for mark in marks for change in self._evaluate(mark)]
         latest = {mark.symbol: mark for mark in marks}
+        self._prices.update((symbol, mark.price) for symbol, mark in latest.items())
+        self._risk_moved = self._risk_moved or bool(marks)
         due = [mark for mark in latest.values() if self._mark_due(mark.symbol) or changes]
         if not changes and not due:
+            self._publish_risk_or_log()
             return TickResult()
-        prices = {symbol: mark.price for symbol, mark in latest.items()}
         try:
             with self.database.transaction() as session:
                 do_save_marks(session, due)
-                alerts = do_record_level_changes(session, changes, prices, self.tables,
+                alerts = do_record_level_changes(session, changes, self._prices, self.tables,
                                                  self.settings)  # fmt: skip
         except Exception:
             # The books already moved to the new levels: back to the saved ones before the
@@ -140,7 +162,47 @@ class MarginMonitor:
         self._levels.update((change.position_id, change.level) for change in changes)
         now = time.monotonic()
         self._saved_at.update((mark.symbol, now) for mark in due)
+        self._publish_risk_or_log()
         return TickResult(changes, alerts)
+
+    def _publish_risk_or_log(self) -> None:
+        # The margin calls are saved already: a snapshot that fails now is retried later.
+        try:
+            self.publish_risk()
+        except SQLAlchemyError:
+            log.exception("margin monitor: the positions-at-risk snapshot was not saved")
+
+    def publish_risk(self, force: bool = False) -> bool:
+        """Save the snapshot of the positions most at risk if ratios moved since the last one
+        and it is due (``force``: due now). Returns whether it saved one."""
+        now = time.monotonic()
+        recent = self._risk_saved_at is not None and now - self._risk_saved_at < RISK_SAVE_SECONDS
+        if not self._risk_moved or (recent and not force):
+            return False
+        with self.database.transaction() as session:
+            do_save_risk_snapshot(session, self.riskiest(RISK_ROWS))
+        self._risk_moved, self._risk_saved_at = False, now
+        return True
+
+    def riskiest(self, count: int) -> list[tuple[int, float]]:
+        """``(position id, margin ratio)`` of the ``count`` highest ratios, highest first
+        (positions not figured yet, NaN, are left out)."""
+        if not self.books:
+            return []
+        ratios = np.concatenate([entry.book.ratios for entry in self.books])
+        ids = np.concatenate([entry.book.ids for entry in self.books])
+        keys = np.where(np.isnan(ratios), -np.inf, ratios)
+        top = min(count, len(keys))
+        chosen = np.argpartition(-keys, top - 1)[:top]
+        chosen = chosen[np.argsort(-keys[chosen], kind="stable")]
+        chosen = chosen[~np.isnan(ratios[chosen])]
+        return list(zip(ids[chosen].tolist(), ratios[chosen].tolist(), strict=True))
+
+    def _evaluate_all(self) -> None:
+        for entry in self.books:
+            for symbol, runs in entry.runs_of_symbol.items():
+                if symbol in self._prices:
+                    entry.book.evaluate_symbols(runs, float(self._prices[symbol]))
 
     def _mark_due(self, symbol: str) -> bool:
         saved_at = self._saved_at.get(symbol)
@@ -150,8 +212,9 @@ class MarginMonitor:
         found: list[LevelChange] = []
         price = float(mark.price)
         for entry in self.books:
-            for run in entry.runs_of_symbol.get(mark.symbol, ()):
-                rows = entry.book.evaluate_symbol(run, price)
+            runs = entry.runs_of_symbol.get(mark.symbol)
+            if runs:
+                rows = entry.book.evaluate_symbols(runs, price)
                 found += self._changes(entry.book.crossings(rows))
         return found
 

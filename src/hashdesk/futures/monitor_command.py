@@ -64,6 +64,7 @@ def run_lines(monitor: MarginMonitor, lines: Iterable[str]) -> int:
         result = monitor.on_marks(push.marks)
         _report(result)
         calls += len(result.alerts)
+    monitor.publish_risk(force=True)
     return calls
 
 
@@ -85,6 +86,7 @@ async def run_bus(runtime: Runtime, monitor: MarginMonitor, reload_seconds: floa
                 if pushed and time.monotonic() - reloaded_at >= reload_seconds:
                     monitor.reload(pushed)
                     reloaded_at, pushed = time.monotonic(), set()
+                monitor.publish_risk()  # when marks pause, the last moves still get saved
             except (ValueError, KeyError, TypeError, SQLAlchemyError):
                 log.exception("margin monitor: skipped a message")
                 await asyncio.sleep(min(reload_seconds, 1.0))

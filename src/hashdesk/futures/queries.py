@@ -7,16 +7,14 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Trader
 from hashdesk.core.auth import Permission, Principal
-from hashdesk.futures.book import Floats
-from hashdesk.futures.margin import Contract, liquidation_price, margin_ratio
-from hashdesk.futures.models import FuturesMark, FuturesPosition, MarginAlert
-from hashdesk.futures.schedules import PositionRecord, book_of, position_of, schedule_of
+from hashdesk.futures.margin import MarginMode
+from hashdesk.futures.models import FuturesMark, FuturesPosition, MarginAlert, RiskEntry
+from hashdesk.futures.schedules import AccountFigures, PositionRecord, account_key, figures_of
 from hashdesk.futures.tiers import TierTable
 
 RISK_PERMISSION = Permission.REPLY  # staff who answer traders; community moderators do not
@@ -35,13 +33,29 @@ _RECORD_COLUMNS = [getattr(FuturesPosition, name) for name in PositionRecord.STO
 
 
 def list_position_records(
-    session: Session, trader_ids: Collection[int] | None = None
-) -> list[PositionRecord]:
-    """Every open position (or those of ``trader_ids``), for the monitor's books."""
+    session: Session, trader_ids: Collection[int] | None = None,
+    position_ids: Collection[int] | None = None,
+) -> list[PositionRecord]:  # fmt: skip
+    """Every open position (or those of ``trader_ids``, or ``position_ids``), for the
+    monitor's books and the console."""
     query = select(*_RECORD_COLUMNS).order_by(FuturesPosition.id)
     if trader_ids is not None:
         query = query.where(FuturesPosition.trader_id.in_(trader_ids))
+    if position_ids is not None:
+        query = query.where(FuturesPosition.id.in_(position_ids))
     return [PositionRecord(*row) for row in session.execute(query)]
+
+
+def cross_peers(session: Session, row: FuturesPosition,
+                tables: Mapping[str, TierTable]) -> list[FuturesPosition]:  # fmt: skip
+    """The other positions of ``row``'s cross account (none for an isolated position)."""
+    key = account_key(row, tables)
+    if key is None:
+        return []
+    query = select(FuturesPosition).where(FuturesPosition.trader_id == row.trader_id,
+                                          FuturesPosition.mode == MarginMode.CROSS.value,
+                                          FuturesPosition.id != row.id)  # fmt: skip
+    return [peer for peer in session.scalars(query) if account_key(peer, tables) == key]
 
 
 def list_trader_positions(session: Session, trader_id: int) -> list[FuturesPosition]:
@@ -69,48 +83,56 @@ class AtRisk:
     liquidation_price: Decimal | None
 
 
+def get_risk_snapshot(session: Session, limit: int) -> list[RiskEntry]:
+    return list(session.scalars(select(RiskEntry).order_by(RiskEntry.rank).limit(limit)))
+
+
 def list_positions_at_risk(
     session: Session, tables: Mapping[str, TierTable], limit: int = 50
 ) -> list[AtRisk]:
-    """The ``limit`` positions with the highest margin ratio at the last marks: screened by
-    the vectorised book (every position), then figured exactly (only those shown)."""
-    marks = get_marks(session)
-    rows = [row for row in list_position_records(session) if row.symbol in marks]
-    groups = _by_contract(rows)
-    ratios = np.concatenate([_screen(group, marks, tables) for group in groups])
-    ordered = [row for group in groups for row in group]
-    # Highest first; NaN (a tier table no longer loaded: not figured) sorts last, left out.
-    ranked = [i for i in np.argsort(-ratios, kind="stable")[:limit] if not np.isnan(ratios[i])]
-    chosen = [ordered[i] for i in ranked]
-    traders = _traders(session, {row.trader_id for row in chosen})
-    return [_at_risk(row, traders[row.trader_id], marks[row.symbol], tables) for row in chosen]
+    """The ``limit`` positions with the highest margin ratio, from the margin monitor's last
+    snapshot (its book holds every ratio: the console reads ``limit`` rows, never every open
+    position), figured exactly at the last saved marks, highest first. Positions closed since
+    the snapshot are left out; none before a monitor has saved one."""
+    ids = [entry.position_id for entry in get_risk_snapshot(session, limit)]
+    marks = get_marks(session) if ids else {}
+    found = {record.id: record for record in list_position_records(session, position_ids=ids)}
+    chosen = [found[i] for i in ids if i in found and found[i].symbol in marks]
+    peers = _cross_peers_of(session, chosen, tables)
+    traders = _traders(session, {record.trader_id for record in chosen})
+    prices = {symbol: mark.price for symbol, mark in marks.items()}
+    listed = [
+        AtRisk(record, traders[record.trader_id], marks[record.symbol],
+               figures.margin_ratio if figures.margin_ratio.is_finite() else None,
+               figures.liquidation_price)
+        for record in chosen
+        if (figures := _figures(record, peers.get(record.id, []), prices, tables)) is not None
+    ]  # fmt: skip
+    return sorted(listed, key=lambda row: -(row.margin_ratio or Decimal("Infinity")))
 
 
-def _by_contract(rows: Sequence[PositionRecord]) -> list[list[PositionRecord]]:
-    return [[row for row in rows if row.contract == kind.value] for kind in Contract]
+def _figures(record: PositionRecord, peers: list[PositionRecord], prices: Mapping[str, Decimal],
+             tables: Mapping[str, TierTable]) -> AccountFigures | None:  # fmt: skip
+    try:
+        return figures_of(record, peers, prices, tables)
+    except KeyError:  # its tier table is no longer loaded: not figured (the monitor warned)
+        return None
 
 
-def _screen(rows: list[PositionRecord], marks: Mapping[str, FuturesMark],
-            tables: Mapping[str, TierTable]) -> Floats:  # fmt: skip
-    """Margin ratios of ``rows`` in their order (NaN: a tier table no longer loaded)."""
-    ratios = np.full(len(rows), np.nan)
-    built = book_of(rows, tables) if rows else None
-    if built is None:
-        return ratios
-    book, keys = built
-    evaluated = book.evaluate([float(marks[symbol].price) for symbol, _ in keys])
-    where = {position_id: number for number, position_id in enumerate(r.id for r in rows)}
-    ratios[[where[position_id] for position_id in book.ids.tolist()]] = evaluated
-    return ratios
+def _cross_peers_of(session: Session, chosen: Sequence[PositionRecord],
+                    tables: Mapping[str, TierTable]) -> dict[int, list[PositionRecord]]:  # fmt: skip
+    """For each chosen cross position, the other positions of its account (read for those
+    traders only)."""
+    keys = {record.id: key for record in chosen if (key := account_key(record, tables))}
+    if not keys:
+        return {}
+    accounts: dict[tuple[int, str], list[PositionRecord]] = {}
+    for record in list_position_records(session, {key[0] for key in keys.values()}):
+        if (key := account_key(record, tables)) is not None:
+            accounts.setdefault(key, []).append(record)
+    return {position_id: [peer for peer in accounts[key] if peer.id != position_id]
+            for position_id, key in keys.items()}  # fmt: skip
 
 
 def _traders(session: Session, ids: set[int]) -> dict[int, Trader]:
     return {t.id: t for t in session.scalars(select(Trader).where(Trader.id.in_(ids)))}
-
-
-def _at_risk(row: PositionRecord, trader: Trader, mark: FuturesMark,
-             tables: Mapping[str, TierTable]) -> AtRisk:  # fmt: skip
-    schedule, position = schedule_of(row, tables), position_of(row)
-    ratio = margin_ratio(position, row.wallet_balance, mark.price, schedule)
-    liquidation = liquidation_price(position, row.wallet_balance, schedule)
-    return AtRisk(row, trader, mark, ratio if ratio.is_finite() else None, liquidation)

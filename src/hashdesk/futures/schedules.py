@@ -14,7 +14,18 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from hashdesk.futures.book import BookPositions, MarginBook
-from hashdesk.futures.margin import ONE, ZERO, Contract, Position, Side
+from hashdesk.futures.margin import (
+    ONE,
+    ZERO,
+    Contract,
+    Leg,
+    MarginMode,
+    Position,
+    Side,
+    cross_liquidation_price,
+    maintenance_margin,
+    unrealised_pnl,
+)
 from hashdesk.futures.tiers import Tier, TierTable, load_tier_tables
 
 log = logging.getLogger(__name__)
@@ -42,7 +53,7 @@ class PositionRecord:
     with one Core query; ORM objects would cost seconds to load)."""
 
     STORED: ClassVar[tuple[str, ...]] = (
-        "id", "trader_id", "symbol", "contract", "side", "entry_price", "quantity",
+        "id", "trader_id", "symbol", "contract", "side", "mode", "entry_price", "quantity",
         "contract_size", "wallet_balance", "tier_table", "maintenance_margin_rate",
         "maintenance_amount", "alert_level",
     )  # fmt: skip
@@ -52,6 +63,7 @@ class PositionRecord:
     symbol: str
     contract: str
     side: str
+    mode: str
     entry_price: Decimal
     quantity: Decimal
     contract_size: Decimal
@@ -99,6 +111,63 @@ def schedule_of(terms: StoredTerms, tables: Mapping[str, TierTable]) -> TierTabl
                       terms.contract_size)  # fmt: skip
 
 
+class HeldPosition(StoredTerms, Protocol):
+    """A stored position with its owner and margin mode (a row or a record)."""
+
+    id: int
+    trader_id: int
+    symbol: str
+    mode: str
+    wallet_balance: Decimal
+
+
+def account_key(held: HeldPosition, tables: Mapping[str, TierTable]) -> tuple[int, str] | None:
+    """The cross account a position shares its wallet with (None: isolated): the trader's
+    cross wallet in the settlement asset of the contract. Flat terms name no settlement
+    asset, so such a position shares only with its own symbol's other side."""
+    if held.mode != MarginMode.CROSS.value:
+        return None
+    table = tables.get(held.tier_table) if held.tier_table is not None else None
+    asset = f"{held.contract}:{table.settlement_asset}" if table else f"symbol:{held.symbol}"
+    return held.trader_id, asset
+
+
+@dataclass(frozen=True)
+class AccountFigures:
+    """A position's exact figures at the marks; in cross margin, with its account's."""
+
+    margin_ratio: Decimal  # infinite once equity is gone
+    liquidation_price: Decimal | None
+
+
+def figures_of(held: HeldPosition, peers: Sequence[HeldPosition], marks: Mapping[str, Decimal],
+               tables: Mapping[str, TierTable]) -> AccountFigures:  # fmt: skip
+    """Exact (Decimal) figures of ``held`` at ``marks``. ``peers``: the other positions of its
+    cross account (none for isolated): the ratio is then the account's, sum of maintenance
+    margins / (cross wallet + all unrealised PnL), and the liquidation price Binance's, with
+    the peers' maintenance and PnL held at their marks. A peer without a mark is left out."""
+    schedule, position = schedule_of(held, tables), position_of(held)
+    mark = marks[held.symbol]
+    required, pnl = maintenance_margin(position, schedule, mark), unrealised_pnl(position, mark)
+    legs = [Leg(position, schedule)]  # a hedge-mode pair moves with the same mark
+    other_required, other_pnl = ZERO, ZERO
+    for peer in peers:
+        if peer.symbol not in marks:
+            continue
+        peer_position, peer_schedule = position_of(peer), schedule_of(peer, tables)
+        peer_required = maintenance_margin(peer_position, peer_schedule, marks[peer.symbol])
+        peer_pnl = unrealised_pnl(peer_position, marks[peer.symbol])
+        required, pnl = required + peer_required, pnl + peer_pnl
+        if peer.symbol == held.symbol:
+            legs.append(Leg(peer_position, peer_schedule))
+        else:
+            other_required, other_pnl = other_required + peer_required, other_pnl + peer_pnl
+    equity = held.wallet_balance + pnl
+    ratio = required / equity if equity > 0 else Decimal("Infinity")
+    liquidation = cross_liquidation_price(legs, held.wallet_balance, other_required, other_pnl)
+    return AccountFigures(ratio, liquidation)
+
+
 def position_of(terms: StoredTerms) -> Position:
     return Position(Contract(terms.contract), Side(terms.side), terms.entry_price,
                     terms.quantity, terms.contract_size)  # fmt: skip
@@ -121,6 +190,8 @@ def book_of(
     keys = sorted(schedules)
     index = {key: number for number, key in enumerate(keys)}
     saved = levels or {}
+    accounts: dict[tuple[int, str], int] = {}
+    keys_of = [account_key(record, tables) for record in kept]
     screen = np.array([record.screen for record in kept], dtype=np.float64).reshape(-1, 4)
     columns = BookPositions(
         symbols=np.fromiter((index[r.run] for r in kept), dtype=np.intp, count=len(kept)),
@@ -131,6 +202,8 @@ def book_of(
         ids=np.fromiter((r.id for r in kept), dtype=np.intp, count=len(kept)),
         levels=np.fromiter((saved.get(r.id, r.alert_level) for r in kept), dtype=np.intp,
                            count=len(kept)),
+        accounts=np.fromiter((-1 if key is None else accounts.setdefault(key, len(accounts))
+                              for key in keys_of), dtype=np.intp, count=len(kept)),
     )  # fmt: skip
     book = MarginBook(Contract(kept[0].contract), [schedules[key] for key in keys], columns,
                       thresholds, rearm_gap)  # fmt: skip
