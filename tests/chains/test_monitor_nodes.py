@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hashdesk.chains.leader import FileLock, Leadership, PostgresLock, RedisLease, sqlite_lock_path
+from hashdesk.core.leader import FileLock, Leadership, PostgresLock, RedisLease, sqlite_lock_path
 from hashdesk.chains.models import Incident, NetworkHealth, Reorg
 from hashdesk.chains.monitor import Monitor
 from hashdesk.runtime import Runtime
@@ -169,8 +169,8 @@ def _leases(runtime: Runtime, kind: str, folder: Path) -> tuple[Leadership, Lead
     if kind == "postgres":
         if runtime.database.engine.dialect.name != "postgresql":
             pytest.skip("runs when HASHDESK_TEST_DATABASE_URL names PostgreSQL")
-        return PostgresLock(runtime.database), PostgresLock(runtime.database)
-    path = sqlite_lock_path(f"sqlite:///{folder / 'hashdesk.sqlite3'}")
+        return PostgresLock(runtime.database, "test"), PostgresLock(runtime.database, "test")
+    path = sqlite_lock_path(f"sqlite:///{folder / 'hashdesk.sqlite3'}", "test")
     return FileLock(path), FileLock(path)
 
 

@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,15 +21,16 @@ from sqlalchemy.orm import Session
 
 from hashdesk.accounts.queries import get_trader_by_external_id
 from hashdesk.cli import main
-from hashdesk.config import Settings
+from hashdesk.config import Settings, get_settings
 from hashdesk.core.auth import Role
 from hashdesk.core.errors import InvalidInput
 from hashdesk.core.i18n import LOCALES, gettext_for
+from hashdesk.core.leader import FileLock, make_leadership
 from hashdesk.core.signing import SIGNATURE_HEADER, request_message, sign
 from hashdesk.futures.actions import MARKS_CHANNEL
 from hashdesk.futures.models import FuturesPosition, MarginAlert
 from hashdesk.futures.monitor import MarginMonitor, TickResult
-from hashdesk.futures.monitor_command import run_bus
+from hashdesk.futures.monitor_command import LEADER_LOCK, parse_marks, run_bus
 from hashdesk.futures.records import shown
 from hashdesk.futures.schemas import MarkUpdate
 from hashdesk.notify.emails import render_email
@@ -339,7 +341,7 @@ def test_signed_marks_are_published_for_the_monitor(
 
 
 def test_the_monitor_loop_reloads_on_pushes_and_calls_once(
-    client: TestClient, session: Session, runtime: Runtime, settings: Settings
+    client: TestClient, session: Session, runtime: Runtime, settings: Settings, tmp_path: Path
 ) -> None:
     """``hashdesk futures monitor``'s loop on the event bus: a positions push reaches it, and
     marks published over and over (0.812 each time) make exactly one margin call."""
@@ -358,7 +360,8 @@ def test_the_monitor_loop_reloads_on_pushes_and_calls_once(
         raise AssertionError("the monitor did not get there in 10 s")
 
     async def scenario() -> None:
-        loop = asyncio.create_task(run_bus(runtime, monitor, reload_seconds=0.05))
+        lock = FileLock(tmp_path / "futures-monitor.lock")
+        loop = asyncio.create_task(run_bus(runtime, monitor, reload_seconds=0.05, leadership=lock))
         try:
             await until(lambda: monitor.positions == 1,
                         lambda: push(client, settings, "u-42", LONG))  # fmt: skip
@@ -391,6 +394,55 @@ def test_the_monitor_command_reads_marks_on_stdin(
     assert json.loads(result.stdout) == {"positions": 1, "margin_calls": 1}
     assert "line 2: marks.0.price" in result.stderr and "line 3: input: not JSON" in result.stderr
     assert len(alerts(session)) == 1
+
+
+def test_a_second_monitor_waits_while_the_first_leads_and_then_takes_over(
+    client: TestClient, session: Session, runtime: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    """Two monitors on one deployment: marks make one margin call, not two; when the leader
+    goes, the other takes the lead and starts from the levels already saved."""
+    make_trader(session, "u-42")
+    assert push(client, settings, "u-42", LONG).status_code == 200
+    first, second = (MarginMonitor(runtime.database, runtime.settings) for _ in range(2))
+    first.reload(), second.reload()
+    leader, follower = FileLock(tmp_path / "lock"), FileLock(tmp_path / "lock")
+    assert leader.hold()
+    crossing = {"type": "futures.marks",
+                "marks": [{"symbol": "BTCUSDT", "price": "19697", "time_ms": NOW_MS}]}  # fmt: skip
+
+    async def scenario() -> None:
+        waiting = asyncio.create_task(run_bus(runtime, second, 0.05, follower))
+        try:
+            await asyncio.sleep(0.2)
+            runtime.bus.publish(MARKS_CHANNEL, crossing)
+            await asyncio.sleep(0.3)
+            assert alerts(session) == []  # the follower ignored the marks
+            _report_leader_marks = first.on_marks(parse_marks(crossing).marks)
+            assert len(_report_leader_marks.alerts) == 1
+            leader.release()
+            await asyncio.sleep(1.3)  # the follower re-checks the lock once a second
+            for _ in range(3):
+                runtime.bus.publish(MARKS_CHANNEL, crossing)
+            await asyncio.sleep(0.3)
+        finally:
+            waiting.cancel()
+            follower.release()
+
+    asyncio.run(scenario())
+    assert len(alerts(session)) == 1  # the new leader knew the call was already made
+
+
+def test_the_stdin_monitor_refuses_to_run_beside_a_leading_one(
+    cli: CliRunner, runtime: Runtime
+) -> None:
+    # the lock the command takes with the same settings (file, PostgreSQL or Redis)
+    lock = make_leadership(get_settings(), runtime.database, 1.0, LEADER_LOCK)
+    assert lock.hold()
+    try:
+        result = cli.invoke(main, ["futures", "monitor", "--stdin"], input="")
+    finally:
+        lock.release()
+    assert result.exit_code == 1 and "Another margin monitor is running" in result.output
 
 
 def test_the_monitor_command_needs_redis_without_stdin(cli: CliRunner) -> None:

@@ -27,7 +27,6 @@ from sqlalchemy import select
 
 from hashdesk.assets.models import Network, NetworkStatus
 from hashdesk.chains.incidents import Expectation, Facts, reorg_hold
-from hashdesk.chains.leader import Leadership, make_leadership
 from hashdesk.chains.rpc import (
     ChainClient,
     Congestion,
@@ -40,9 +39,11 @@ from hashdesk.chains.rpc import (
 from hashdesk.config import Settings
 from hashdesk.core.clock import utcnow
 from hashdesk.core.db import Database
+from hashdesk.core.leader import Leadership, make_leadership
 
 log = logging.getLogger(__name__)
 
+LEADER_LOCK = "chains-monitor"  # one poller per deployment (core.leader)
 WINDOW_BLOCKS = 128  # heights of recent heads kept to find how deep a reorg went
 GAP_FILL = 8  # heights skipped between two polls that are fetched to keep the window dense
 HISTORY_POLLS = 30  # base fees and pending counts kept to compare the latest with
@@ -355,7 +356,9 @@ class Monitor:
         self.database = database
         self.interval = settings.chain_monitor_interval_seconds
         self.timeout = settings.chain_rpc_timeout_seconds
-        self.leadership = leadership or make_leadership(settings, database, self.interval)
+        self.leadership = leadership or make_leadership(
+            settings, database, self.interval, LEADER_LOCK
+        )
         self.make_client = make_client
         self._load_targets = targets or (lambda: load_targets(database))
         self._targets: list[Target] = []

@@ -5,6 +5,9 @@ Mark prices arrive on the event bus channel ``futures:marks`` (the signed
 channel ``<prefix>futures:marks`` itself), or as JSON lines on stdin (``--stdin``). Position
 pushes announce themselves on ``futures:positions``; the monitor then reloads its books (at
 most once per ``--reload-seconds``, so a burst of pushes costs one reload).
+
+One monitor acts per deployment (two would both send every margin call): the holder of the
+``futures-monitor`` lock (``core.leader``). Others wait and take over when it goes away.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from hashdesk.config import get_settings
 from hashdesk.core.errors import DomainError
+from hashdesk.core.leader import Leadership, make_leadership
 from hashdesk.futures.actions import MARKS_CHANNEL, POSITIONS_CHANNEL
 from hashdesk.futures.monitor import MarginMonitor, TickResult
 from hashdesk.futures.schemas import MarksPush, field_errors
 from hashdesk.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+LEADER_LOCK = "futures-monitor"
+LEADER_CHECK_SECONDS = 1.0
 
 
 def parse_marks(data: Any) -> MarksPush:
@@ -68,17 +75,32 @@ def run_lines(monitor: MarginMonitor, lines: Iterable[str]) -> int:
     return calls
 
 
-async def run_bus(runtime: Runtime, monitor: MarginMonitor, reload_seconds: float) -> None:
+async def run_bus(
+    runtime: Runtime, monitor: MarginMonitor, reload_seconds: float, leadership: Leadership
+) -> None:
     """Until cancelled: marks as they come; the traders whose positions were pushed are
     re-read together, at most once per ``reload_seconds``. A message that cannot be read, or a
     database that is briefly away, is logged and the loop goes on (the monitor re-reads its
-    saved levels first, so no crossing is lost)."""
+    saved levels first, so no crossing is lost). Only while it holds ``leadership``; a monitor
+    that takes over starts from the levels its predecessor saved."""
     reloaded_at, pushed = time.monotonic(), set[int]()
+    leading, checked_at = leadership.hold(), time.monotonic()
+    wait = min(reload_seconds, LEADER_CHECK_SECONDS)
     async with runtime.bus.subscribe(MARKS_CHANNEL, POSITIONS_CHANNEL) as subscription:
-        log.info("margin monitor: %s positions, listening", monitor.positions)
+        log.info("margin monitor: %s positions, %s", monitor.positions,
+                 "leading" if leading else "waiting for the lead")  # fmt: skip
         while True:
             try:
-                message = await subscription.get(timeout=reload_seconds)
+                message = await subscription.get(timeout=wait)
+                if time.monotonic() - checked_at >= LEADER_CHECK_SECONDS:
+                    was_leading, leading = leading, leadership.hold()
+                    checked_at = time.monotonic()
+                    if leading and not was_leading:
+                        log.info("margin monitor: took the lead")
+                        monitor.reload()
+                        reloaded_at, pushed = time.monotonic(), set()
+                if not leading:
+                    continue
                 if message is not None and message.get("type") == "futures.positions":
                     pushed.add(int(message["trader_id"]))
                 elif message is not None:
@@ -123,14 +145,20 @@ def monitor_command(from_stdin: bool, reload_seconds: float) -> None:
         )
     # Mail goes out from `hashdesk serve`'s outbox worker; this process only queues it.
     runtime = Runtime(settings.model_copy(update={"run_outbox_worker": False}))
+    leadership = make_leadership(settings, runtime.database, LEADER_CHECK_SECONDS, LEADER_LOCK)
     try:
         monitor = MarginMonitor(runtime.database, settings)
         monitor.reload()
         if from_stdin:
+            if not leadership.hold():
+                raise click.ClickException(
+                    "Another margin monitor is running (it holds the futures-monitor lock); "
+                    "two would send every margin call twice."
+                )
             calls = run_lines(monitor, sys.stdin)
             click.echo(json.dumps({"positions": monitor.positions, "margin_calls": calls}))
         else:
-            asyncio.run(run_bus(runtime, monitor, reload_seconds))
+            asyncio.run(run_bus(runtime, monitor, reload_seconds, leadership))
     except DomainError as error:
         raise click.ClickException(f"{error.field or 'settings'}: {error.render()}") from error
     except (OperationalError, ProgrammingError) as error:
@@ -140,4 +168,5 @@ def monitor_command(from_stdin: bool, reload_seconds: float) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        leadership.release()
         runtime.stop()

@@ -1,4 +1,5 @@
-"""Which process polls: the one holding a lock every node can see.
+"""Which process does a job that must run once per deployment (the network monitor's
+polling, the margin-call monitor): the one holding a named lock every node can see.
 
 Three backends behind ``Leadership.hold()``, chosen by what the deployment shares (as the
 event bus is):
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -31,9 +33,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from hashdesk.config import Settings
 from hashdesk.core.db import Database
 
-LOCK_NAME = "chains:monitor:leader"
-# pg_advisory_lock takes a bigint; any fixed number unique to this lock in the database.
-PG_LOCK_KEY = 0x48444D4F4E  # "HDMON"
 MIN_LEASE_SECONDS = 10.0
 
 _RENEW = """
@@ -86,9 +85,15 @@ class RedisLease:
         self._client.close()
 
 
+def advisory_key(name: str) -> int:
+    """pg_advisory_lock takes a signed bigint: one fixed number per lock name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 class PostgresLock:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, name: str) -> None:
         self.database = database
+        self.key = advisory_key(name)
         self._connection: Connection | None = None
 
     def hold(self) -> bool:
@@ -100,7 +105,7 @@ class PostgresLock:
                 isolation_level="AUTOCOMMIT"
             )
             query = text("SELECT pg_try_advisory_lock(:key)")
-            if connection.execute(query, {"key": PG_LOCK_KEY}).scalar():
+            if connection.execute(query, {"key": self.key}).scalar():
                 self._connection = connection
                 return True
             connection.close()
@@ -118,7 +123,7 @@ class PostgresLock:
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"),
-                                         {"key": PG_LOCK_KEY})  # fmt: skip
+                                         {"key": self.key})  # fmt: skip
                 self._connection.close()
             except SQLAlchemyError:
                 self._drop()
@@ -150,17 +155,22 @@ class FileLock:
         self._file = None
 
 
-def make_leadership(settings: Settings, database: Database, interval: float) -> Leadership:
+def make_leadership(
+    settings: Settings, database: Database, interval: float, name: str
+) -> Leadership:
+    """The lock ``name`` (e.g. ``chains-monitor``) on what this deployment shares; a leader
+    renews it every ``interval`` seconds."""
     if settings.redis_url:
         lease = max(MIN_LEASE_SECONDS, 5 * interval)
-        return RedisLease(settings.redis_url, settings.redis_prefix + LOCK_NAME, lease)
+        return RedisLease(settings.redis_url, f"{settings.redis_prefix}{name}:leader", lease)
     if database.engine.dialect.name == "postgresql":
-        return PostgresLock(database)
-    return FileLock(sqlite_lock_path(database.url))
+        return PostgresLock(database, name)
+    return FileLock(sqlite_lock_path(database.url, name))
 
 
-def sqlite_lock_path(url: str) -> Path:
+def sqlite_lock_path(url: str, name: str) -> Path:
     path = url.split("///", 1)[-1]
     if not path or path == ":memory:":
-        return Path(os.environ.get("TMPDIR", "/tmp")) / f"hashdesk-monitor-{os.getpid()}.lock"  # noqa: S108
-    return Path(f"{path}.monitor.lock")
+        folder = Path(os.environ.get("TMPDIR", "/tmp"))  # noqa: S108
+        return folder / f"hashdesk-{name}-{os.getpid()}.lock"
+    return Path(f"{path}.{name}.lock")
