@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hashdesk.core.leader import FileLock, Leadership, PostgresLock, RedisLease, sqlite_lock_path
 from hashdesk.chains.models import Incident, NetworkHealth, Reorg
 from hashdesk.chains.monitor import Monitor
+from hashdesk.core.leader import FileLock, Leadership, PostgresLock, RedisLease, sqlite_lock_path
 from hashdesk.runtime import Runtime
 from tests.chains.monitoring import INTERVAL, add_network, incidents_of
 from tests.chains.nodes import AnvilNode, LitecoinNode, LyingServer
