@@ -207,7 +207,14 @@ async def accept_all(agents: list[ClientConnection], chats: int) -> None:
 async def drive(senders: list[Any], receivers: list[ClientConnection], rate: int,
                 duration: float, result: Round, frame_of: Any) -> None:  # fmt: skip
     """Open loop: ``rate`` messages a second spread over the senders, for ``duration`` s."""
-    stop = asyncio.Event()
+    await drive_phases(senders, receivers, [(result, rate, duration)], frame_of)
+
+
+async def drive_phases(senders: list[Any], receivers: list[ClientConnection],
+                       phases: list[tuple[Round, int, float]], frame_of: Any) -> None:  # fmt: skip
+    """Open loop, phase after phase without a pause: ``rate`` messages a second for
+    ``seconds``, each message counted (sent, delivered, latency) in its phase's Round."""
+    results = [phase[0] for phase in phases]
 
     async def receive(ws: ClientConnection) -> None:
         with suppress(asyncio.CancelledError, ConnectionClosed):
@@ -218,31 +225,37 @@ async def drive(senders: list[Any], receivers: list[ClientConnection], rate: int
                     text.startswith("t:")
                     and frame.get("sender", {}).get("kind", "trader") == "trader"
                 ):
+                    _, phase, sent_at = text.split(":", 2)
+                    result = results[int(phase)]
                     result.delivered += 1
-                    result.latencies_ms.append((time.perf_counter() - float(text[2:])) * 1000)
+                    result.latencies_ms.append((time.perf_counter() - float(sent_at)) * 1000)
 
     async def count_acks(ws: ClientConnection) -> None:
         with suppress(asyncio.CancelledError, ConnectionClosed):
             async for raw in ws:
-                if json.loads(raw).get("type") == "ack":
-                    result.acked += 1
+                frame = json.loads(raw)
+                if frame.get("type") == "ack":
+                    results[int(str(frame["client_id"]).split("-")[1])].acked += 1
 
     readers = [asyncio.create_task(receive(ws)) for ws in receivers]
     readers += [asyncio.create_task(count_acks(s[0])) for s in senders if isinstance(s, tuple)]
-    interval = 1.0 / rate
-    start = time.perf_counter()
     n = 0
-    while (now := time.perf_counter()) - start < duration:
-        due = start + n * interval
-        if due > now:
-            await asyncio.sleep(due - now)
-        sender = senders[n % len(senders)]
-        ws, frame = frame_of(sender, n, f"t:{time.perf_counter()!r}")
-        await ws.send(json.dumps(frame))
-        result.sent += 1
-        n += 1
+    for index, (result, rate, seconds) in enumerate(phases):
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        sent = 0
+        while (now := time.perf_counter()) - start < seconds:
+            due = start + sent * interval
+            if due > now:
+                await asyncio.sleep(due - now)
+            sender = senders[n % len(senders)]
+            ws, frame = frame_of(sender, n, f"t:{index}:{time.perf_counter()!r}", index)
+            result.sent += 1
+            sent += 1
+            n += 1
+            with suppress(ConnectionClosed):  # counted as sent and not delivered
+                await ws.send(json.dumps(frame))
     await asyncio.sleep(2.0)  # let the last messages arrive
-    stop.set()
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
@@ -260,20 +273,33 @@ async def bare_round(url: str, pairs: int, rate: int, duration: float) -> Round:
     ]
     result = Round("bare relay", rate)
     await drive(a_side, b_side, rate, duration, result,
-                lambda ws, n, text: (ws, {"text": text}))  # fmt: skip
+                lambda ws, n, text, phase: (ws, {"text": text}))  # fmt: skip
     result.acked = result.sent  # the bare relay stores nothing and acknowledges nothing
     for ws in a_side + b_side:
         await ws.close()
     return result
 
 
+def hashdesk_frame(sender: Any, n: int, text: str, phase: int) -> tuple[Any, dict[str, Any]]:
+    return sender[0], {"type": "message", "chat": sender[1], "text": text,
+                       "client_id": f"m{uuid.uuid4().hex[:8]}-{phase}-{n}"}  # fmt: skip
+
+
 async def hashdesk_round(agents: list[ClientConnection], traders: list[Any], rate: int,
                          duration: float) -> Round:  # fmt: skip
     result = Round("hashdesk", rate)
-    await drive(traders, agents, rate, duration, result,
-                lambda s, n, text: (s[0], {"type": "message", "chat": s[1], "text": text,
-                                           "client_id": f"m{rate}-{n}"}))  # fmt: skip
+    await drive(traders, agents, rate, duration, result, hashdesk_frame)
     return result
+
+
+async def spike_rounds(agents: list[ClientConnection], traders: list[Any], base: int,
+                       baseline_seconds: float, spike_seconds: float) -> list[Round]:  # fmt: skip
+    """The baseline rate, then five times it, then the baseline again, back to back."""
+    phases = [(Round("baseline", base), base, baseline_seconds),
+              (Round("spike 5x", base * 5), base * 5, spike_seconds),
+              (Round("after", base), base, baseline_seconds)]  # fmt: skip
+    await drive_phases(traders, agents, phases, hashdesk_frame)
+    return [phase[0] for phase in phases]
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -289,19 +315,27 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         port = free_port()
         bare_port = free_port()
         bare_cmd = [str(VENV_BIN / "uvicorn"), "bench.chat_bare_relay:app", "--port", str(bare_port),
-                    "--log-level", "warning"]  # fmt: skip
+                    "--log-level", "warning", "--ws-per-message-deflate", "false"]  # fmt: skip
         node_cmd = [str(VENV_BIN / "hashdesk"), "serve", "--host", "127.0.0.1", "--port", str(port)]
         bare_env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         with process(node_cmd, env, workdir, port) as url, \
                 process(bare_cmd, bare_env, workdir, bare_port) as bare_url:  # fmt: skip
             agents, traders = await hashdesk_pairs(url, emails, args.chats)
             await accept_all(agents, args.chats)
+            if args.spike:
+                for result in await spike_rounds(agents, traders, args.spike, args.duration,
+                                                 args.spike_seconds):  # fmt: skip
+                    seconds = args.spike_seconds if result.target == "spike 5x" else args.duration
+                    rounds.append(result.summary(seconds))
+                    print(json.dumps(rounds[-1]), flush=True)
+                rates = []
             for rate in rates:
                 bare = await bare_round(bare_url, args.chats, rate, args.duration)
+                rounds.append(bare.summary(args.duration))
+                print(json.dumps(rounds[-1]), flush=True)
                 ours = await hashdesk_round(agents, traders, rate, args.duration)
-                for result in (bare, ours):
-                    rounds.append(result.summary(args.duration))
-                    print(json.dumps(rounds[-1]), flush=True)
+                rounds.append(ours.summary(args.duration))
+                print(json.dumps(rounds[-1]), flush=True)
             for ws in agents + [t[0] for t in traders]:
                 await ws.close()
     return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.node(),
@@ -316,6 +350,10 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--spike", type=int, default=0, metavar="BASE",
+                        help="instead of --rates: BASE msg/s for --duration, 5 x BASE for "
+                        "--spike-seconds, BASE again for --duration")  # fmt: skip
+    parser.add_argument("--spike-seconds", type=float, default=60.0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.chats > args.agents * 20:

@@ -46,3 +46,35 @@ def test_the_hub_works_the_same_over_redis(redis_available: str) -> None:
         asyncio.run(_exercise(bus))
     finally:
         bus.close()
+
+
+async def _exercise_publish(bus: EventBus) -> None:
+    """The hub's own publish: chat events of one call travel as one bundle, in order, and
+    reach followers one by one; other channels get theirs as they are."""
+    hub = ChatHub(bus)
+    hub.start()
+    try:
+        one, two = await hub.listen(1), await hub.listen(2)
+        async with bus.subscribe("elsewhere") as other_channel:
+            await hub.publish([(CHATS_CHANNEL, {"chat": 1, "n": 1}), ("elsewhere", {"n": 0}),
+                               (CHATS_CHANNEL, {"chat": 2, "n": 1}),
+                               (CHATS_CHANNEL, {"chat": 1, "n": 2})])  # fmt: skip
+            await hub.publish([(CHATS_CHANNEL, {"chat": 1, "n": 3})])
+            assert await other_channel.get(timeout=5) == {"n": 0}
+        got = [await asyncio.wait_for(one.get(), 5) for _ in range(3)]
+        assert [event["n"] for event in got] == [1, 2, 3]
+        assert await asyncio.wait_for(two.get(), 5) == {"chat": 2, "n": 1}
+    finally:
+        await hub.stop()
+
+
+def test_the_hub_publishes_batches_in_order_in_memory() -> None:
+    asyncio.run(_exercise_publish(MemoryBus()))
+
+
+def test_the_hub_publishes_batches_in_order_over_redis(redis_available: str) -> None:
+    bus = RedisBus(redis_available, prefix="test-hub-publish:")
+    try:
+        asyncio.run(_exercise_publish(bus))
+    finally:
+        bus.close()

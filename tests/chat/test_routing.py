@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -109,7 +110,9 @@ def test_presence_backends_keep_status_and_forget_after_the_ttl(
 ) -> None:
     if backend == "redis":
         request.getfixturevalue("redis_available")
-        store: MemoryPresence | RedisPresence = RedisPresence(redis_url, prefix="test-presence:")
+        store: MemoryPresence | RedisPresence = RedisPresence(
+            redis_url, prefix=f"test-presence-{os.getpid()}:"
+        )
     else:
         store = MemoryPresence()
     store.put(agent(1, "en", "es"))

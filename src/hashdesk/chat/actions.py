@@ -10,21 +10,23 @@ agent's workspace).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import trader_principal
-from hashdesk.chat import guard, routing
+from hashdesk.chat import assignment, guard, routing
 from hashdesk.chat.hub import CHATS_CHANNEL
 from hashdesk.chat.models import (
     OPEN_STATUSES,
     AccountManager,
+    AgentSkills,
     Chat,
     ChatMessage,
     ChatParticipant,
@@ -44,10 +46,11 @@ from hashdesk.chat.queries import (
 from hashdesk.config import Settings
 from hashdesk.core.auth import SYSTEM, Principal, PrincipalKind
 from hashdesk.core.clock import utcnow
-from hashdesk.core.errors import Conflict, InvalidInput, PermissionDenied
+from hashdesk.core.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from hashdesk.core.events import publish_on_commit
 from hashdesk.core.i18n import N_, gettext_for, match_locale, parse_accept_language
 from hashdesk.tickets.actions import check_create_ticket
+from hashdesk.tickets.queries import category_rules
 from hashdesk.tickets.schemas import TicketCreate
 
 CONSOLE_CHAT_CHANNEL = "chat-console"
@@ -261,6 +264,148 @@ def check_post_message(
     return do_post_message(session, chat, sender, text, client_id)
 
 
+@dataclass(frozen=True)
+class NewMessage:
+    """One message of a group commit; ``chat`` was read (and access checked) in the session."""
+
+    chat: Chat
+    sender: Principal
+    text: str
+    client_id: str | None
+
+
+def check_post_messages(
+    session: Session, posts: Sequence[NewMessage]
+) -> list[Posted | DomainError]:
+    """``check_post_message`` for many messages in one transaction (the gateway's group
+    commit), in few statements: one query for resent client ids, one ``UPDATE ... RETURNING``
+    that takes every chat's numbers at once, one multi-row insert. (The caller locks the
+    chats first, in id order, so two nodes' batches never wait on each other in a cycle.) A refused post
+    gets its error and writes nothing; the others go on. Numbers follow the order of
+    ``posts`` within each chat."""
+    results: list[Posted | DomainError | None] = [None] * len(posts)
+    stored = _stored_by_client_id(session, posts)
+    planned: list[tuple[int, NewMessage, guard.Redaction]] = []
+    first_of: dict[tuple[int, str], int] = {}  # a client id sent twice in this batch
+    resent: list[tuple[int, int]] = []
+    numbers: dict[int, int] = {}
+    for index, post in enumerate(posts):
+        try:
+            _check_may_post(post.chat, post.sender)
+        except DomainError as error:
+            results[index] = error
+            continue
+        if post.client_id is not None:
+            key = (post.chat.id, post.client_id)
+            if key in stored:
+                results[index] = Posted(stored[key], duplicate=True)
+                continue
+            if key in first_of:
+                resent.append((index, first_of[key]))
+                continue
+            first_of[key] = index
+        cleaned = guard.redact(post.text)
+        notice = cleaned.changed and _sender_kind(post.sender) in (SenderKind.TRADER,
+                                                                  SenderKind.GUEST)  # fmt: skip
+        numbers[post.chat.id] = numbers.get(post.chat.id, 0) + 1 + int(notice)
+        planned.append((index, post, cleaned))
+    next_seq = _take_numbers(session, numbers)
+    now = utcnow()  # one time for the batch: its messages are stored by one commit
+    rows: list[dict[str, Any]] = []
+    for index, post, cleaned in planned:
+        results[index] = _new_message(session, post, cleaned, next_seq, now, rows)
+    if rows:
+        # One multi-row INSERT, without the unit of work's per-object bookkeeping; the
+        # messages handed back are not attached to the session (nothing reads their id).
+        session.execute(insert(ChatMessage.metadata.tables[ChatMessage.__tablename__]), rows)
+    for index, first in resent:
+        earlier = results[first]
+        assert isinstance(earlier, Posted)
+        results[index] = Posted(earlier.message, duplicate=True)
+    done = [result for result in results if result is not None]
+    assert len(done) == len(posts)
+    return done
+
+
+def _check_may_post(chat: Chat, sender: Principal) -> None:
+    if sender.kind is PrincipalKind.AGENT and (
+        chat.agent_id != sender.id or chat.status != ChatStatus.ACTIVE
+    ):
+        raise Conflict("Accept the chat before you reply.")
+    if chat.status not in OPEN_STATUSES:
+        raise Conflict("This chat is {status}; start a new one.", status=chat.status)
+
+
+def _stored_by_client_id(
+    session: Session, posts: Sequence[NewMessage]
+) -> dict[tuple[int, str], ChatMessage]:
+    pairs = {(post.chat.id, post.client_id) for post in posts if post.client_id is not None}
+    if not pairs:
+        return {}
+    query = select(ChatMessage).where(
+        tuple_(ChatMessage.chat_id, ChatMessage.client_id).in_(sorted(pairs))
+    )
+    return {(m.chat_id, m.client_id or ""): m for m in session.scalars(query)}
+
+
+def _take_numbers(session: Session, numbers: dict[int, int]) -> dict[int, int]:
+    """The first new ``seq`` of each chat, after taking ``numbers[chat]`` of them."""
+    if not numbers:
+        return {}
+    bumped = (
+        update(Chat)
+        .where(Chat.id.in_(sorted(numbers)))
+        .values(last_seq=Chat.last_seq + case(numbers, value=Chat.id))
+        .returning(Chat.id, Chat.last_seq)
+        .execution_options(synchronize_session=False)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # The same statement text for any batch (a CASE with one branch per chat is compiled
+        # anew each time, measured as the largest cost of this function).
+        bumped = text(
+            "UPDATE chats SET last_seq = chats.last_seq + taken.n"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS bigint[])) AS taken(id, n)"
+            " WHERE chats.id = taken.id RETURNING chats.id, chats.last_seq"
+        ).bindparams(ids=list(numbers), ns=list(numbers.values()))  # type: ignore[assignment]
+    first: dict[int, int] = {}
+    for chat_id, last in session.execute(bumped).all():
+        chat = session.get(Chat, chat_id)
+        if chat is not None:
+            set_committed_value(chat, "last_seq", last)
+        first[chat_id] = int(last) - numbers[chat_id] + 1
+    return first
+
+
+def _new_message(
+    session: Session,
+    post: NewMessage,
+    cleaned: guard.Redaction,
+    next_seq: dict[int, int],
+    now: datetime,
+    rows: list[dict[str, Any]],
+) -> Posted:
+    chat, kind = post.chat, _sender_kind(post.sender)
+
+    def add(kind: SenderKind, body: str, **fields: Any) -> ChatMessage:
+        row = dict(chat_id=chat.id, seq=next_seq[chat.id], sender_kind=kind.value, body=body,
+                   created_at=now, **fields)  # fmt: skip
+        next_seq[chat.id] += 1
+        rows.append(row)
+        message = ChatMessage(**row)
+        publish_on_commit(session, chat_channel(chat.id), message_frame(message))
+        return message
+
+    message = add(kind, cleaned.text, sender_id=post.sender.id, sender_name=post.sender.name,
+                  client_id=post.client_id, redacted=list(cleaned.kinds))  # fmt: skip
+    notice = None
+    if cleaned.changed and kind in (SenderKind.TRADER, SenderKind.GUEST):
+        notice = add(SenderKind.SYSTEM, _translate(chat.language, guard.NOTICE),
+                     sender_id=0, sender_name="", client_id=None, redacted=[])  # fmt: skip
+    if kind is SenderKind.AGENT and chat.first_response_at is None:
+        chat.first_response_at = message.created_at
+    return Posted(message, duplicate=False, notice=notice)
+
+
 def do_mark_read(session: Session, chat: Chat, reader: Principal, seq: int) -> int:
     """Move the reader's receipt up to ``seq`` (never down, never past the last message)."""
     kind = _sender_kind(reader).value
@@ -288,7 +433,7 @@ def account_manager_of(session: Session, trader_id: int | None) -> int | None:
 
 
 def read_floor(session: Session, presence: PresenceStore) -> routing.Floor:
-    everyone = presence.everyone()
+    everyone = assignment.with_skills(session, presence.everyone())
     ids = [agent.agent_id for agent in everyone]
     return routing.Floor(everyone, open_chats_of_agents(session, ids),
                          last_offers_of_agents(session, ids))  # fmt: skip
@@ -297,13 +442,15 @@ def read_floor(session: Session, presence: PresenceStore) -> routing.Floor:
 def route_chat(
     session: Session, chat: Chat, presence: PresenceStore, settings: Settings
 ) -> routing.Route:
-    """Offer the chat to an agent, keep it queued, or turn it into a ticket (see routing)."""
-    needs = routing.ChatNeeds(chat.language, chat.vip_level,
-                              account_manager_of(session, chat.trader_id),
-                              frozenset(chat.passed_over or []))  # fmt: skip
-    floor = read_floor(session, presence)
-    route = routing.decide(needs, floor)
-    if route.overflow_to and routing.language_group(chat.queue) != route.overflow_to:
+    """Offer the chat to an agent, keep it queued, or turn it into a ticket (see routing);
+    a chat whose queue is closed moves to the next open one of its chain first."""
+    wanted = assignment.needs_of(session, chat, settings, utcnow())
+    if assignment.move_to_placement(chat, wanted.placement):
+        system_message(session, chat, N_("Our team for your region is outside its opening "
+                                         "hours, so the chat goes to the team on duty."))  # fmt: skip
+    agents = read_floor(session, presence)
+    route = assignment.decide_with_seat(session, chat, wanted.needs, agents, presence)
+    if route.overflow_to and chat.queue.split(":")[0] != route.overflow_to:
         chat.queue = routing.queue_name(route.overflow_to, chat.region)
         system_message(session, chat, N_("No agent who speaks your language is online right "
                                          "now, so an English-speaking agent will help you."))  # fmt: skip
@@ -312,7 +459,7 @@ def route_chat(
     elif route.decision is routing.Decision.OFFER and route.agent_id is not None:
         _offer(session, chat, route.agent_id, route.reason)
     else:
-        _queue(session, chat, floor, settings)
+        _queue(session, chat, agents, settings)
     return route
 
 
@@ -495,3 +642,37 @@ def do_set_account_manager(session: Session, trader: Trader, agent: Agent | None
         session.add(AccountManager(trader_id=trader.id, agent_id=agent.id))
     else:
         row.agent_id = agent.id
+
+
+def check_set_agent_skills(
+    session: Session, agent: Agent, categories: Sequence[str], regions: Sequence[str]
+) -> AgentSkills:
+    """Set what ``agent`` is good at: triage categories (known ticket categories) and the
+    regions they serve (country codes); routing prefers them for such chats."""
+    known = category_rules(session)
+    for category in categories:
+        if category not in known:
+            raise InvalidInput("No category {category}; known: {known}.", field="categories",
+                               category=category, known=", ".join(known))  # fmt: skip
+    for region in regions:
+        if len(region) != 2 or not region.isalpha():
+            raise InvalidInput("Region {region} is not a two-letter country code.",
+                               field="regions", region=region)  # fmt: skip
+    row = session.get(AgentSkills, agent.id) or AgentSkills(agent_id=agent.id)
+    row.categories = sorted(set(categories))
+    row.regions = sorted({region.upper() for region in regions})
+    session.add(row)
+    return row
+
+
+def finish_as_ticket(
+    session: Session, chat: Chat, actor: Principal, ticket_id: int, tracking_id: str, notice: str
+) -> Chat:
+    """End ``chat`` as ticket ``ticket_id`` (made elsewhere, e.g. by the agent desk with a
+    chosen category and department), telling the trader with ``notice``."""
+    chat.status = ChatStatus.TICKETED.value
+    chat.ticket_id = ticket_id
+    chat.closed_at = utcnow()
+    system_message(session, chat, notice, tracking_id=tracking_id, name=actor.name)
+    _announce(session, chat, tracking_id=tracking_id)
+    return chat

@@ -1,17 +1,23 @@
-"""``hashdesk chat account-manager``: give a VIP trader their dedicated account manager."""
+"""``hashdesk chat ...``: VIP account managers, agents' skills, the queues' schedules."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import click
 
 from hashdesk.accounts.queries import get_agent_by_email, get_trader_by_external_id
-from hashdesk.chat.actions import do_set_account_manager
+from hashdesk.chat.actions import check_set_agent_skills, do_set_account_manager
+from hashdesk.chat.schedules import ScheduleError, load_schedules
+from hashdesk.config import get_settings
+from hashdesk.core.clock import utcnow
 from hashdesk.core.command_session import command_transaction
+from hashdesk.core.errors import DomainError
 
 
 @click.group()
 def chat() -> None:
-    """Live chat: VIP account managers."""
+    """Live chat: VIP account managers, agents' skills, queue schedules."""
 
 
 @chat.command("account-manager")
@@ -33,6 +39,55 @@ def account_manager(trader_external_id: str, agent_email: str | None, remove: bo
         do_set_account_manager(session, trader, agent)
         who = "nobody" if agent is None else agent.email
         click.echo(f"{trader_external_id}: account manager {who}")
+
+
+@chat.command("skills")
+@click.argument("agent_email")
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="a triage category the agent handles best (repeat for more)",
+)
+@click.option("--region", "regions", multiple=True,
+              help="a country code the agent serves (repeat for more)")  # fmt: skip
+def skills(agent_email: str, categories: tuple[str, ...], regions: tuple[str, ...]) -> None:
+    """Set AGENT_EMAIL's category skills and regions (replacing the ones before; none given:
+    cleared). Chats of a skill's predicted category go to them first; chats from their regions
+    go only to such agents while any is online."""
+    with command_transaction() as session:
+        agent = get_agent_by_email(session, agent_email)
+        if agent is None or not agent.active:
+            raise click.ClickException(f"No active agent {agent_email}.")
+        try:
+            row = check_set_agent_skills(session, agent, categories, regions)
+        except DomainError as error:
+            raise click.ClickException(error.render()) from None
+        click.echo(f"{agent.email}: categories {', '.join(row.categories) or 'none'}; "
+                   f"regions {', '.join(row.regions) or 'none'}")  # fmt: skip
+
+
+@chat.command("schedules")
+@click.option("--at", "moment", type=click.DateTime(["%Y-%m-%dT%H:%M"]), default=None,
+              help="a UTC time (YYYY-MM-DDTHH:MM) to check instead of now")  # fmt: skip
+def schedules(moment: datetime | None) -> None:
+    """Check HASHDESK_CHAT_SCHEDULES_FILE and show which queues are open, and where each
+    queue's chats go while it is closed."""
+    settings = get_settings()
+    if settings.chat_schedules_file is None:
+        raise click.ClickException("HASHDESK_CHAT_SCHEDULES_FILE is not set: queues never close.")
+    try:
+        loaded = load_schedules(settings.chat_schedules_file)
+    except ScheduleError as error:
+        raise click.ClickException(str(error)) from None
+    at = moment.replace(tzinfo=UTC) if moment else utcnow()
+    click.echo(f"{len(loaded.queues)} queues at {at:%Y-%m-%d %H:%M} UTC")
+    for queue in loaded.queues:
+        placement = loaded.place(queue.language, next(iter(sorted(queue.regions)), ""), at)
+        state = "open" if queue.is_open(at) else "closed"
+        goes = placement.queue.name if placement else "its own queue (chain all closed)"
+        click.echo(f"{queue.name} ({queue.language}, {queue.time_zone.key}): {state}"
+                   + ("" if state == "open" else f", chats go to {goes}"))  # fmt: skip
 
 
 COMMANDS = [chat]

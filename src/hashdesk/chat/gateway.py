@@ -8,7 +8,11 @@ one above the next expected fills the gap from the database first (nothing lost,
 pub/sub drops or reorders), and an idle follower checks the database every
 ``CATCH_UP_SECONDS`` in case the last message's event never came.
 
-Database and Redis calls are blocking; they run in worker threads, never on the loop.
+Database and Redis calls are blocking; they run in worker threads, never on the loop
+(except the hub's publishing, which uses redis.asyncio). Messages go through the node's ``MessageWriter`` (group commit): the messages that arrive
+while one batch is being stored are stored together in the next transaction, in arrival
+order, then published in one pipeline after the commit (stored before anyone hears of
+them), then acknowledged.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ import threading
 import time
 from collections.abc import Callable, MutableMapping
 from contextlib import nullcontext, suppress
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 from anyio import to_thread
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -53,8 +59,14 @@ from hashdesk.chat.services import (
 )
 from hashdesk.core.auth import Permission, Principal, PrincipalKind
 from hashdesk.core.db import Database
-from hashdesk.core.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
-from hashdesk.core.ratelimit import TRADER_TOKEN, hit_limit
+from hashdesk.core.errors import (
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
+from hashdesk.core.ratelimit import TRADER_TOKEN, hit_limit, hit_limit_many
 from hashdesk.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -72,6 +84,158 @@ def _sqlite_write_lock(database: Database) -> threading.Lock | None:
         return None
     with _write_locks_guard:
         return _write_locks.setdefault(database, threading.Lock())
+
+
+@dataclass
+class _Post:
+    """A message waiting for the writer, with what its access check needs."""
+
+    principal: Principal
+    chat_id: int
+    text: str
+    client_id: str | None
+    key: str | None
+    address: str
+    done: asyncio.Future[actions.Posted]
+
+
+class _Collector:
+    """Stands in for the bus in a writer's session: after commit, the events are kept (for the
+    hub to publish on the loop) instead of being published from the worker thread."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, channel: str, message: dict[str, Any]) -> None:
+        self.events.append((channel, message))
+
+
+class MessageWriter:
+    """One per node: stores chat messages in batches (group commit), one batch at a time, so a
+    chat's numbers follow the order its messages arrived in; batches grow with the load by
+    themselves (whatever arrived while the last one was stored), so a lone message waits for
+    no timer."""
+
+    MAX_BATCH = 200
+
+    def __init__(self, runtime: Runtime, hub: ChatHub) -> None:
+        self.runtime, self.hub = runtime, hub
+        self.queue: asyncio.Queue[_Post] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run())
+        if hub.on_its_loop():  # else it ends with its own loop
+            hub.on_stop.append(self.stop)
+
+    @classmethod
+    def of(cls, websocket: WebSocket, runtime: Runtime) -> MessageWriter:
+        """The writer of this node (of this event loop: tests may serve one app on two)."""
+        state = websocket.app.state
+        loop = asyncio.get_running_loop()
+        writers: dict[asyncio.AbstractEventLoop, MessageWriter] | None = getattr(
+            state, "chat_writers", None
+        )
+        if writers is None:
+            writers = state.chat_writers = {}
+        writer = writers.get(loop)
+        if writer is None or writer.task.done():
+            for closed in [other for other in writers if other.is_closed()]:
+                del writers[closed]
+            writer = writers[loop] = cls(runtime, state.chat_hub)
+        return writer
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with suppress(asyncio.CancelledError):
+            await self.task
+
+    async def post(self, principal: Principal, chat_id: int, text: str, client_id: str | None,
+                   key: str | None, address: str) -> actions.Posted:  # fmt: skip
+        done: asyncio.Future[actions.Posted] = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait(_Post(principal, chat_id, text, client_id, key, address, done))
+        return await done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < self.MAX_BATCH and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            try:
+                outcomes, events = await self._store(batch)
+            except Exception as error:  # handed to each waiting socket
+                outcomes, events = [error] * len(batch), []
+            # Published before the acks go out: a sender never sees its ack before its peer
+            # could have the message. A Redis failure loses only the live event (followers
+            # catch up from the database), never the stored message.
+            try:
+                await self.hub.publish(events)
+            except Exception:
+                log.exception("publishing chat messages failed; followers will catch up")
+            for post, outcome in zip(batch, outcomes, strict=True):
+                if post.done.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    post.done.set_exception(outcome)
+                else:
+                    post.done.set_result(outcome)
+
+    async def _store(
+        self, batch: list[_Post]
+    ) -> tuple[list[actions.Posted | Exception], list[tuple[str, dict[str, Any]]]]:
+        try:
+            return await to_thread.run_sync(self._store_batch, batch)
+        except (IntegrityError, OperationalError):
+            if len(batch) == 1:
+                raise
+        # Another node stored one of these client ids (or a lock wait went wrong) meanwhile:
+        # store them one by one, so one message's conflict does not fail the others.
+        outcomes: list[actions.Posted | Exception] = []
+        events: list[tuple[str, dict[str, Any]]] = []
+        for post in batch:
+            try:
+                alone, published = await to_thread.run_sync(self._store_batch, [post])
+            except (IntegrityError, OperationalError):
+                # The same client_id sent twice at once: the loser finds the winner's message.
+                alone, published = await to_thread.run_sync(self._store_batch, [post])
+            outcomes.extend(alone)
+            events.extend(published)
+        return outcomes, events
+
+    def _store_batch(
+        self, batch: list[_Post]
+    ) -> tuple[list[actions.Posted | Exception], list[tuple[str, dict[str, Any]]]]:
+        """One transaction for the batch; a post refused (rate limit, access, state) gets its
+        error and the others are stored."""
+        database, settings = self.runtime.database, self.runtime.settings
+        collector = _Collector()
+        outcomes: list[actions.Posted | Exception | None] = [None] * len(batch)
+        with _sqlite_write_lock(database) or nullcontext(), database.transaction() as session:
+            session.info["bus"] = collector
+            ids = sorted({post.chat_id for post in batch})
+            # One query for all (then session.get finds them), locked in id order: what the
+            # numbering UPDATE would lock anyway, without two nodes' batches deadlocking.
+            locked = select(Chat).where(Chat.id.in_(ids)).order_by(Chat.id).with_for_update()
+            chats = list(session.scalars(locked))  # kept: the session holds them weakly
+            allowed = hit_limit_many(self.runtime.rate_limiter, MESSAGE_BY_ADDRESS,
+                                     [post.address for post in batch])  # fmt: skip
+            admitted: list[tuple[int, actions.NewMessage]] = []
+            for index, post in enumerate(batch):
+                try:
+                    if not allowed[index]:
+                        window = MESSAGE_BY_ADDRESS.window_seconds
+                        raise RateLimited("Too many attempts; try again in {retry_after} seconds.",
+                                          retry_after=window - int(time.time()) % window)  # fmt: skip
+                    chat = access_chat(session, post.principal, post.chat_id,
+                                       secret=settings.secret_key, key=post.key)  # fmt: skip
+                except DomainError as error:
+                    outcomes[index] = error
+                    continue
+                admitted.append((index, actions.NewMessage(chat, post.principal, post.text,
+                                                           post.client_id)))  # fmt: skip
+            stored = actions.check_post_messages(session, [new for _, new in admitted])
+            for (index, _), outcome in zip(admitted, stored, strict=True):
+                outcomes[index] = outcome
+            del chats
+        results = [outcome for outcome in outcomes if outcome is not None]
+        return results, collector.events
 
 
 class TokenBucket:
@@ -333,17 +497,9 @@ class ChatConnection:
         self.require_joined(frame.chat)
         principal = self.require_principal()
 
-        def work(session: Session) -> actions.Posted:
-            hit_limit(self.runtime.rate_limiter, MESSAGE_BY_ADDRESS, self.address)
-            chat = self._chat(session, frame.chat)
-            return actions.check_post_message(session, chat, principal, frame.text,
-                                              frame.client_id)  # fmt: skip
-
-        try:
-            posted = await self.in_transaction(work)
-        except IntegrityError:
-            # The same client_id sent twice at once: the loser finds the winner's message.
-            posted = await self.in_transaction(work)
+        writer = MessageWriter.of(self.ws, self.runtime)
+        posted = await writer.post(principal, frame.chat, frame.text, frame.client_id,
+                                   self._guest_key(frame.chat), self.address)  # fmt: skip
         ack: dict[str, Any] = {"type": "ack", "chat": frame.chat, "client_id": frame.client_id,
                                "seq": posted.message.seq, "duplicate": posted.duplicate,
                                "redacted": list(posted.message.redacted)}  # fmt: skip
@@ -365,8 +521,7 @@ class ChatConnection:
         principal = self.require_principal()
         event = {"type": "typing", "chat": frame.chat,
                  "by": {"kind": principal.kind.value, "id": principal.id, "name": principal.name}}  # fmt: skip
-        await self.in_thread(lambda: self.runtime.bus.publish(actions.chat_channel(frame.chat),
-                                                              event))  # fmt: skip
+        await self.hub.publish([(actions.chat_channel(frame.chat), event)])
 
     async def read(self, frame: protocol.Read) -> None:
         self.require_joined(frame.chat)
@@ -444,7 +599,9 @@ class ChatConnection:
             await self.catch_up(chat_id, with_state=True)
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), CATCH_UP_SECONDS)
+                    # asyncio.timeout, not wait_for: no task per event (bench/RESULTS.md)
+                    async with asyncio.timeout(CATCH_UP_SECONDS):
+                        event = await queue.get()
                 except TimeoutError:
                     await self.catch_up(chat_id)
                     continue

@@ -13,10 +13,11 @@ from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
-from hashdesk.chat import actions, routing
+from hashdesk.chat import actions, assignment, routing
 from hashdesk.chat.hub import ChatHub
 from hashdesk.chat.models import ChatStatus
 from hashdesk.chat.services import services_for
+from hashdesk.core.clock import utcnow
 from hashdesk.core.db import Database
 from hashdesk.runtime import Runtime
 
@@ -45,9 +46,7 @@ def _drain_queue(session: Session, runtime: Runtime) -> int:
     moved = 0
     for chat in waiting:
         floor = actions.read_floor(session, presence)
-        needs = routing.ChatNeeds(chat.language, chat.vip_level,
-                                  actions.account_manager_of(session, chat.trader_id),
-                                  frozenset(chat.passed_over or []))  # fmt: skip
+        needs = assignment.needs_of(session, chat, runtime.settings, utcnow()).needs
         if routing.decide(needs, floor).decision is not routing.Decision.QUEUE:
             actions.route_chat(session, chat, presence, runtime.settings)
             moved += 1

@@ -121,3 +121,17 @@ class AccountManager(Base):
     )
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AgentSkills(Base):
+    """What an agent is good at beyond languages: triage categories (chats predicted to be
+    about one go to them first) and the regions they serve (their chats go to them while
+    any of them is online). Set with ``hashdesk chat skills``."""
+
+    __tablename__ = "chat_agent_skills"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -10,9 +10,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hashdesk.accounts.queries import list_agents
+from hashdesk.chat.desk import satisfaction_summary
 from hashdesk.chat.queries import chat_metrics
 from hashdesk.core.clock import utcnow
 from hashdesk.core.i18n import N_, gettext_for
+from hashdesk.tickets.departments import Department
+from hashdesk.tickets.labels import DEPARTMENT_LABELS
 from hashdesk.web.deps import DbSession, MaybePrincipal
 from hashdesk.web.pages import page_locale, redirect, render_page
 
@@ -38,6 +41,23 @@ WORKSPACE_STRINGS = (
     N_("Waiting in queues: {count}"),
     N_("{name} is typing…"),
     N_("Chat {chat}"),
+    N_("Add note"),
+    N_("Attach a file"),
+    N_("Before the chat, with the assistant"),
+    N_("Canned replies"),
+    N_("Canned reply"),
+    N_("Escalate"),
+    N_("Escalate to…"),
+    N_("Internal note"),
+    N_("Internal notes (the trader never sees them)"),
+    N_("None"),
+    N_("Open tickets"),
+    N_("Predicted category: {category}"),
+    N_("Recent deposits and withdrawals"),
+    N_("Region {region}"),
+    N_("Trader"),
+    N_("Transcript"),
+    N_("VIP level {level}"),
 )
 
 
@@ -48,9 +68,13 @@ def workspace(request: Request, session: DbSession, principal: MaybePrincipal) -
     agents = [a for a in list_agents(session) if a.id != principal.id]
     translate = gettext_for(page_locale(request, principal)).gettext
     strings = {text: translate(text) for text in WORKSPACE_STRINGS}
-    metrics = chat_metrics(session, utcnow() - timedelta(days=METRICS_DAYS))
+    since = utcnow() - timedelta(days=METRICS_DAYS)
+    metrics = chat_metrics(session, since)
     return render_page(request, "chat/workspace.html",
                        {"agents": agents, "strings": strings, "metrics": metrics,
+                        "satisfaction": satisfaction_summary(session, since),
+                        "departments": [d.value for d in Department],
+                        "department_labels": DEPARTMENT_LABELS,
                         "metrics_days": METRICS_DAYS}, principal=principal)  # fmt: skip
 
 

@@ -7,10 +7,20 @@ tested on its own; ``actions.route_chat`` reads that state and applies the decis
    online with room, else the least busy agent of the VIP desk.
 2. Otherwise the agents who are online and speak the chat's language (primary subtag:
    ``zh-Hant`` is served by a ``zh`` speaker). None online: overflow to English (the
-   trader gets a notice). Nobody online at all: the chat becomes a ticket.
-3. Among those with room (open chats < capacity): least busy first, then whoever was last
+   trader gets a notice). Nobody online at all: the chat becomes a ticket. (Before this,
+   ``schedules`` may have moved a chat whose queue is closed to the next queue of its
+   follow-the-sun chain: that queue's language and regions are the ones asked for.)
+3. Region: when any of those agents serves one of the chat's regions, only they are
+   eligible (the chat waits for them if they are busy); when none is online, any of them.
+4. Category skill (the assistant's predicted triage category): agents with the skill and
+   room are preferred; when none has room, any eligible agent.
+5. Among those with room (open chats < capacity): least busy first, then whoever was last
    offered a chat longest ago (round robin), then the lowest id. None with room: the chat
    waits in its queue (VIP first, then first come, first served).
+
+The load read from the database can be stale when two nodes route at once, so the caller
+claims the chosen agent (``PresenceStore.claim_agent``), counts their chats again under the
+claim and, when they are full, marks them so and decides again (``assignment``).
 """
 
 from __future__ import annotations
@@ -38,6 +48,10 @@ class ChatNeeds:
     vip_level: int = 0
     account_manager_id: int | None = None
     passed_over: frozenset[int] = frozenset()
+    # The predicted triage category (from the assistant's hand-off), when there is one.
+    category: str | None = None
+    # Regions whose agents are preferred: the chat's own, or its schedule queue's.
+    regions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -92,10 +106,22 @@ def decide(needs: ChatNeeds, floor: Floor) -> Route:
         overflow_to = OVERFLOW_LANGUAGE
     if not speakers:
         return Route(Decision.TICKET, reason="no_speaker")
-    chosen = floor.least_busy(speakers)
+    eligible = in_region(speakers, needs.regions)
+    skilled = [agent for agent in eligible if needs.category in agent.categories]
+    chosen = floor.least_busy(skilled) if needs.category else None
+    reason = "category_skill"
+    if chosen is None:
+        chosen, reason = floor.least_busy(eligible), "least_busy"
     if chosen is None:
         return Route(Decision.QUEUE, overflow_to=overflow_to, reason="all_busy")
-    return Route(Decision.OFFER, chosen.agent_id, overflow_to=overflow_to, reason="least_busy")
+    return Route(Decision.OFFER, chosen.agent_id, overflow_to=overflow_to, reason=reason)
+
+
+def in_region(agents: list[AgentPresence], regions: frozenset[str]) -> list[AgentPresence]:
+    """The agents serving one of ``regions``, when any is online; else all of ``agents``
+    (a region with nobody on duty must not leave the chat waiting while others could help)."""
+    serving = [agent for agent in agents if regions.intersection(agent.regions)]
+    return serving or agents
 
 
 def _vip_route(needs: ChatNeeds, online: list[AgentPresence], floor: Floor) -> Route | None:

@@ -19,7 +19,17 @@ WIDGET_CSS = WIDGET_FILE.with_name("widget.css")
 
 WIDGET_STRINGS = (
     N_("An agent is about to join…"),
+    N_("Attach a file"),
     N_("Close"),
+    N_("Email me the transcript"),
+    N_("How was this chat?"),
+    N_("Send rating"),
+    N_("Thank you for your feedback."),
+    N_("The transcript is on its way to your email."),
+    N_("The file could not be opened."),
+    N_("The file could not be sent."),
+    N_("Your comment (optional)"),
+    N_("{rating} of 5"),
     N_("Connecting you to a person…"),
     N_("Help"),
     N_("I would like to talk to a person."),

@@ -47,6 +47,22 @@ def hit_limit(limiter: RateLimiter, limit: Limit, subject: str) -> None:
     limiter.hit(f"{limit.name}:{subject}", limit.count, limit.window_seconds)
 
 
+def hit_limit_many(limiter: RateLimiter, limit: Limit, subjects: list[str]) -> list[bool]:
+    """``hit_limit`` for many attempts at once (with Redis, one round trip for all: the chat
+    gateway's message batches); True for each attempt let through, in order."""
+    keys = [f"{limit.name}:{subject}" for subject in subjects]
+    if isinstance(limiter, RedisRateLimiter):
+        return limiter.hit_many(keys, limit.count, limit.window_seconds)
+    allowed = []
+    for key in keys:
+        try:
+            limiter.hit(key, limit.count, limit.window_seconds)
+            allowed.append(True)
+        except RateLimited:
+            allowed.append(False)
+    return allowed
+
+
 def _refuse_past(count: int, limit: int, window_seconds: int) -> None:
     if count > limit:
         raise RateLimited(
@@ -90,6 +106,16 @@ class RedisRateLimiter:
         pipe.expire(redis_key, window_seconds)
         count = int(pipe.execute()[0])
         _refuse_past(count, limit, window_seconds)
+
+    def hit_many(self, keys: list[str], limit: int, window_seconds: int) -> list[bool]:
+        window = int(time.time() // window_seconds)
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            redis_key = f"{self._prefix}rate:{key}:{window}"
+            pipe.incr(redis_key)
+            pipe.expire(redis_key, window_seconds)
+        counts = pipe.execute()[::2]
+        return [int(count) <= limit for count in counts]
 
 
 def make_rate_limiter(redis_url: str | None, prefix: str = "hashdesk:") -> RateLimiter:

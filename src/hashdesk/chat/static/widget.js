@@ -33,7 +33,7 @@
 
   /* --- the panel ------------------------------------------------------------------------- */
 
-  var panel, log, statusLine, input, humanButton, readMark;
+  var panel, log, statusLine, input, humanButton, readMark, transcriptButton, survey, fileInput, attachButton;
 
   function build() {
     document.head.appendChild(el("link", { rel: "stylesheet", href: BASE + "/api/v1/chat/widget.css" }));
@@ -42,6 +42,9 @@
                             dir: ["ar", "fa"].indexOf(locale) >= 0 ? "rtl" : "ltr" });
     var header = el("header");
     header.appendChild(el("span", {}, t("Support")));
+    transcriptButton = el("button", { id: "hd-transcript", type: "button", hidden: "hidden" },
+                          t("Email me the transcript"));
+    header.appendChild(transcriptButton);
     var close = el("button", { type: "button", "aria-label": t("Close") }, "×");
     header.appendChild(close);
     log = el("div", { id: "hd-log", "aria-live": "polite" });
@@ -51,8 +54,13 @@
     input = el("input", { type: "text", maxlength: "4000", "aria-label": t("Your message"),
                           placeholder: t("Type your question…") });
     form.appendChild(input);
+    fileInput = el("input", { type: "file", hidden: "hidden", accept: "image/*,application/pdf,text/plain" });
+    attachButton = el("button", { type: "button", id: "hd-attach", hidden: "hidden", "aria-label": t("Attach a file") }, "📎");
+    var tools = el("div", { id: "hd-tools" });  // outside the form: its one input and button stay
+    tools.appendChild(fileInput);
+    tools.appendChild(attachButton);
     form.appendChild(el("button", { type: "submit" }, t("Send")));
-    [header, log, statusLine, humanButton, form].forEach(function (n) { panel.appendChild(n); });
+    [header, log, statusLine, humanButton, tools, form].forEach(function (n) { panel.appendChild(n); });
     document.body.appendChild(button);
     document.body.appendChild(panel);
     button.addEventListener("click", function () { panel.classList.toggle("hd-open"); input.focus(); });
@@ -60,6 +68,12 @@
     form.addEventListener("submit", function (event) { event.preventDefault(); submit(); });
     input.addEventListener("input", typing);
     humanButton.addEventListener("click", handOff);
+    transcriptButton.addEventListener("click", emailTranscript);
+    attachButton.addEventListener("click", function () { fileInput.click(); });
+    fileInput.addEventListener("change", function () {
+      if (fileInput.files.length) { sendFile(fileInput.files[0]); }
+      fileInput.value = "";
+    });
   }
 
   function show(text, who) {
@@ -140,6 +154,7 @@
       save();
     }
     humanButton.hidden = true;
+    if (survey) { survey.remove(); survey = null; }  // a new chat gets its own survey
     status(t("Connecting you to a person…"));
     connect(true);
   }
@@ -190,6 +205,9 @@
     if (frame.key) { chat.key = frame.key; }
     save();
     resendPending();
+    transcriptButton.hidden = false;
+    attachButton.hidden = ["queued", "offered", "active"].indexOf(frame.status) < 0;
+    linkAssistant();
     if (frame.status === "queued") {
       status(t("You are number {position} in the queue; expected wait about {minutes} min.",
                { position: frame.position, minutes: Math.max(1, Math.round(frame.wait_seconds / 60)) }));
@@ -199,7 +217,107 @@
       status("");
     } else {
       status(t("This chat has ended."));
+      if (frame.status === "closed") { askSurvey(); }
     }
+  }
+
+  /* --- the desk's HTTP side: assistant hand-off, survey, transcript ----------------------- */
+
+  function chatApi(path, body) {
+    // Guests show the email they gave and the chat's key; traders their token (in api()).
+    if (!token) { body.email = chat.email; body.key = chat.key; }
+    var ready = assistant.csrf ? Promise.resolve() : api("GET", "/api/v1/chat/widget-session")
+      .then(function (data) { assistant.csrf = data.csrf_token; });
+    return ready.then(function () { return api("POST", "/api/v1/chat/chats/" + chat.id + path, body); });
+  }
+
+  function linkAssistant() {
+    // The agent sees what the assistant was told, its language and the predicted category.
+    if (!assistant.id || chat.linked === assistant.id) { return; }
+    chat.linked = assistant.id;
+    save();
+    chatApi("/assistant", { conversation: assistant.id }).catch(function () {});
+  }
+
+  function fileHeaders() {
+    var headers = { "X-CSRF-Token": assistant.csrf || "" };
+    if (token) { headers.Authorization = "Bearer " + token; } else {
+      headers["X-Chat-Email"] = chat.email;
+      headers["X-Chat-Key"] = chat.key;
+    }
+    return headers;
+  }
+
+  function sendFile(file) {
+    var ready = assistant.csrf ? Promise.resolve() : api("GET", "/api/v1/chat/widget-session")
+      .then(function (data) { assistant.csrf = data.csrf_token; });
+    ready.then(function () {
+      return fetch(BASE + "/api/v1/chat/chats/" + chat.id + "/attachments?name=" + encodeURIComponent(file.name),
+                   { method: "POST", headers: fileHeaders(), credentials: "include", body: file });
+    }).then(function (response) {
+      if (!response.ok) {
+        return response.json().then(function (data) { status(data.detail || data.title || response.status); });
+      }
+    }).catch(function () { status(t("The file could not be sent.")); });
+  }
+
+  function showFile(name, who, fileId) {
+    // A button, not a link: a guest's or token holder's download needs headers.
+    var line = show("", who);
+    var button = el("button", { type: "button", "class": "hd-file" }, name);
+    button.addEventListener("click", function () {
+      fetch(BASE + "/api/v1/chat/chats/" + chat.id + "/attachments/" + fileId,
+            { headers: fileHeaders(), credentials: "include" })
+        .then(function (response) { return response.ok ? response.blob() : Promise.reject(); })
+        .then(function (blob) {
+          var link = el("a", { href: URL.createObjectURL(blob), download: name.replace(/^📎 /, "") });
+          document.body.appendChild(link);
+          link.click();
+          link.remove();
+        }).catch(function () { status(t("The file could not be opened.")); });
+    });
+    line.appendChild(button);
+    return line;
+  }
+
+  function emailTranscript() {
+    chatApi("/transcript", {}).then(function () {
+      status(t("The transcript is on its way to your email."));
+    }).catch(function (error) { status(error.message); });
+  }
+
+  function askSurvey() {
+    if (survey || chat.rated === chat.id) { return; }
+    survey = el("form", { id: "hd-survey" });
+    survey.appendChild(el("p", {}, t("How was this chat?")));
+    var rating = 0, stars = el("div", { role: "radiogroup", "aria-label": t("How was this chat?") });
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var star = el("button", { type: "button", "class": "hd-star", role: "radio", "aria-checked": "false",
+                                "aria-label": t("{rating} of 5", { rating: n }) }, "★");
+      star.addEventListener("click", function () {
+        rating = n;
+        Array.prototype.forEach.call(stars.children, function (other, i) {
+          other.setAttribute("aria-checked", String(i < n));
+        });
+      });
+      stars.appendChild(star);
+    });
+    var comment = el("textarea", { maxlength: "2000", "aria-label": t("Your comment (optional)"),
+                                   placeholder: t("Your comment (optional)") });
+    [stars, comment, el("button", { type: "submit" }, t("Send rating"))].forEach(function (n) {
+      survey.appendChild(n);
+    });
+    survey.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!rating) { return; }
+      chatApi("/survey", { rating: rating, comment: comment.value.trim() }).then(function () {
+        chat.rated = chat.id;
+        save();
+        survey.textContent = t("Thank you for your feedback.");
+      }).catch(function (error) { status(error.message); });
+    });
+    log.appendChild(survey);
+    log.scrollTop = log.scrollHeight;
   }
 
   function onMessage(frame) {
@@ -209,7 +327,9 @@
     var mine = frame.client_id && frame.client_id.indexOf("w-") === 0 &&
                frame.sender.kind !== "agent" && frame.sender.kind !== "system";
     var who = frame.sender.kind === "system" ? "system" : (mine ? "me" : "them");
-    var line = show(frame.text, who);
+    var fileId = /^file:(\d+)$/.exec(frame.client_id || "");
+    if (fileId) { mine = frame.sender.kind !== "agent"; who = mine ? "me" : "them"; }
+    var line = fileId ? showFile(frame.text, who, fileId[1]) : show(frame.text, who);
     if (frame.sender.kind === "agent") { line.setAttribute("title", frame.sender.name); }
     status("");
     if (!document.hidden) { send({ type: "read", chat: chat.id, seq: frame.seq }); }

@@ -68,6 +68,7 @@
       var pane = panes[frame.chat];
       if (pane) { pane.typing.textContent = t("{name} is typing…", { name: frame.by.name }); }
     },
+    context: function (frame) { if (panes[frame.chat]) { loadContext(frame.chat); } },
     error: function (frame) { connection.textContent = frame.message; }
   };
 
@@ -124,11 +125,28 @@
     target.innerHTML = transferOptions.innerHTML;  // server-rendered, escaped option list
     var transfer = el("button", { type: "button", "data-testid": "chat-transfer" }, t("Transfer"));
     var ticket = el("button", { type: "button", "data-testid": "chat-ticket" }, t("Make a ticket"));
+    var department = el("select", { "aria-label": t("Escalate to…"), "data-testid": "chat-department" });
+    department.innerHTML = departmentOptions.innerHTML;  // server-rendered option list
+    var escalate = el("button", { type: "button", "data-testid": "chat-escalate" }, t("Escalate"));
     var close = el("button", { type: "button", "data-testid": "chat-close" }, t("Close chat"));
-    [input, sendButton, target, transfer, ticket, close].forEach(function (n) { form.appendChild(n); });
-    [log, typing, form].forEach(function (n) { box.appendChild(n); });
+    var file = el("input", { type: "file", "aria-label": t("Attach a file"), "data-testid": "chat-file-input",
+                             accept: "image/*,application/pdf,text/plain" });
+    file.addEventListener("change", function () {
+      if (!file.files.length) { return; }
+      var chosen = file.files[0];
+      file.value = "";
+      fetch("/api/v1/chat/chats/" + chat.chat + "/attachments?name=" + encodeURIComponent(chosen.name),
+            { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }, body: chosen })
+        .then(function (response) {
+          if (!response.ok) { return response.json().then(function (d) { connection.textContent = d.detail || d.title; }); }
+        });
+    });
+    [input, sendButton, file, target, transfer, ticket, department, escalate, close].forEach(function (n) { form.appendChild(n); });
+    var side = el("aside", { "class": "chat-context", "data-testid": "chat-context" });
+    [log, typing, form, side].forEach(function (n) { box.appendChild(n); });
     panesBox.appendChild(box);
-    var pane = panes[chat.chat] = { box: box, log: log, typing: typing, form: form, lastSeq: 0 };
+    var pane = panes[chat.chat] = { box: box, log: log, typing: typing, form: form, side: side,
+                                    input: input, lastSeq: 0 };
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var text = input.value.trim();
@@ -144,7 +162,12 @@
     transfer.addEventListener("click", function () {
       if (target.value) { send({ type: "transfer", chat: chat.chat, agent: Number(target.value) }); }
     });
-    ticket.addEventListener("click", function () { send({ type: "ticket", chat: chat.chat }); });
+    // Through the desk's HTTP action: the ticket keeps the predicted category and transcripts.
+    ticket.addEventListener("click", function () { post(chat.chat, "/ticket", {}); });
+    escalate.addEventListener("click", function () {
+      if (department.value) { post(chat.chat, "/ticket", { department: department.value }); }
+    });
+    loadContext(chat.chat);
     close.addEventListener("click", function () { send({ type: "close", chat: chat.chat }); });
     send({ type: "resume", chat: chat.chat, last_seq: 0 });
   }
@@ -155,11 +178,108 @@
     pane.lastSeq = frame.seq;
     var line = el("p", { "class": "chat-line chat-" + frame.sender.kind, "data-seq": frame.seq });
     line.appendChild(el("strong", {}, (frame.sender.name || frame.sender.kind) + ": "));
-    line.appendChild(el("span", {}, frame.text));
+    var fileId = /^file:(\d+)$/.exec(frame.client_id || "");
+    if (fileId) {  // the console's cookie signs the download in: a plain link
+      line.appendChild(el("a", { href: "/api/v1/chat/chats/" + frame.chat + "/attachments/" + fileId[1],
+                                 "data-testid": "chat-file" }, frame.text));
+    } else {
+      line.appendChild(el("span", {}, frame.text));
+    }
     pane.log.appendChild(line);
     pane.log.scrollTop = pane.log.scrollHeight;
     pane.typing.textContent = "";
     send({ type: "read", chat: frame.chat, seq: frame.seq });
+  }
+
+  /* --- the context panel: profile, assistant hand-off, tickets, transfers, notes, canned -- */
+
+  var departmentOptions = document.getElementById("ws-department-options");
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  function request(method, chatId, path, body) {
+    return fetch("/api/v1/chat/chats/" + chatId + path, {
+      method: method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: body ? JSON.stringify(body) : undefined
+    }).then(function (response) {
+      return response.json().then(function (data) {
+        if (!response.ok) { throw new Error(data.detail || data.title || response.status); }
+        return data;
+      });
+    });
+  }
+
+  function post(chatId, path, body) {
+    return request("POST", chatId, path, body).catch(function (error) {
+      connection.textContent = error.message;
+    });
+  }
+
+  function section(side, title, testid) {
+    var part = el("section", { "data-testid": testid });
+    part.appendChild(el("h4", {}, title));
+    side.appendChild(part);
+    return part;
+  }
+
+  function list(part, rows, emptyText) {
+    var ul = el("ul", { "class": "plain-list" });
+    rows.forEach(function (text) { ul.appendChild(el("li", {}, text)); });
+    if (!rows.length) { ul.appendChild(el("li", { "class": "muted" }, emptyText)); }
+    part.appendChild(ul);
+  }
+
+  function loadContext(chatId) {
+    Promise.all([request("GET", chatId, "/context"), request("GET", chatId, "/canned")])
+      .then(function (got) { drawContext(chatId, got[0], got[1]); })
+      .catch(function () {});
+  }
+
+  function drawContext(chatId, ctx, canned) {
+    var pane = panes[chatId];
+    if (!pane) { return; }
+    var side = pane.side, p = ctx.profile;
+    side.textContent = "";
+    var who = section(side, t("Trader"), "chat-profile");
+    list(who, [p.name || p.email || "", p.email || "",
+               t("VIP level {level}", { level: p.vip_level }) + " · " + t("Region {region}", { region: p.region || "—" }) +
+               " · " + p.language].filter(Boolean), "");
+    if (ctx.assistant) {
+      var bot = section(side, t("Before the chat, with the assistant"), "chat-assistant");
+      bot.appendChild(el("p", {}, t("Predicted category: {category}", { category: ctx.assistant.predicted_category || "—" }) +
+                                  " · " + ctx.assistant.language));
+      var details = el("details");
+      details.appendChild(el("summary", {}, t("Transcript")));
+      details.appendChild(el("pre", {}, ctx.assistant.transcript));
+      bot.appendChild(details);
+    }
+    list(section(side, t("Open tickets"), "chat-open-tickets"), ctx.open_tickets.map(function (x) {
+      return x.tracking_id + " · " + x.status + " · " + x.subject;
+    }), t("None"));
+    list(section(side, t("Recent deposits and withdrawals"), "chat-transfers"), ctx.transfers.map(function (x) {
+      return (x.kind === "deposit" ? "↓ " : "↑ ") + x.amount + " " + x.asset + " (" + x.network + ") · " +
+             x.status + " · " + x.occurred_at.slice(0, 16).replace("T", " ");
+    }), t("None"));
+    var notes = section(side, t("Internal notes (the trader never sees them)"), "chat-notes");
+    list(notes, ctx.notes.map(function (n) { return n.at.slice(11, 16) + " " + n.body; }), t("None"));
+    var noteForm = el("form");
+    var noteInput = el("textarea", { maxlength: "4000", "aria-label": t("Internal note"), "data-testid": "chat-note-input" });
+    noteForm.appendChild(noteInput);
+    noteForm.appendChild(el("button", { type: "submit", "data-testid": "chat-note-add" }, t("Add note")));
+    noteForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (noteInput.value.trim()) { post(chatId, "/notes", { body: noteInput.value }); }
+    });
+    notes.appendChild(noteForm);
+    if (canned.length) {
+      var pick = el("select", { "aria-label": t("Canned reply"), "data-testid": "chat-canned" });
+      pick.appendChild(el("option", { value: "" }, t("Canned reply")));
+      canned.forEach(function (c, i) { pick.appendChild(el("option", { value: String(i) }, c.name)); });
+      pick.addEventListener("change", function () {
+        if (pick.value !== "") { pane.input.value = canned[Number(pick.value)].body; pane.input.focus(); }
+      });
+      section(side, t("Canned replies"), "chat-canned-replies").appendChild(pick);
+    }
   }
 
   statusSelect.addEventListener("change", sendPresence);

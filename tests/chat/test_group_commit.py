@@ -1,0 +1,93 @@
+"""Group commit: many messages stored in one transaction keep each chat's numbers in arrival
+order, without gaps; resends and refused posts are answered one by one; the per-address
+limit counts a batch in one go."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hashdesk.accounts.queries import trader_principal
+from hashdesk.chat.actions import NewMessage, Posted, check_post_messages
+from hashdesk.chat.guard import NOTICE
+from hashdesk.chat.models import Chat, ChatMessage, ChatStatus
+from hashdesk.core.errors import Conflict, DomainError
+from hashdesk.core.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter, hit_limit_many
+from tests.conftest import make_trader
+
+pytestmark = pytest.mark.timeout(60)
+SEED = "abandon ability able about above absent absorb abstract absurd abuse access accident"
+
+
+def _chat(session: Session, trader_id: int, status: ChatStatus = ChatStatus.ACTIVE) -> Chat:
+    chat = Chat(trader_id=trader_id, status=status.value, passed_over=[])
+    session.add(chat)
+    session.flush()
+    return chat
+
+
+def test_a_batch_numbers_each_chat_in_arrival_order_and_answers_each_post(
+    session: Session,
+) -> None:
+    trader = make_trader(session)
+    who = trader_principal(trader)
+    first, second = _chat(session, trader.id), _chat(session, trader.id)
+    closed = _chat(session, trader.id, ChatStatus.CLOSED)
+    [earlier] = check_post_messages(session, [NewMessage(first, who, "before", "m0")])
+    session.commit()
+    assert isinstance(earlier, Posted) and earlier.message.seq == 1
+
+    posts = [
+        NewMessage(second, who, "a", "m1"),
+        NewMessage(first, who, "b", "m2"),
+        NewMessage(first, who, "resent", "m0"),  # stored in an earlier transaction
+        NewMessage(closed, who, "too late", "m3"),
+        NewMessage(second, who, f"my words: {SEED}", "m4"),  # redacted, then a notice
+        NewMessage(first, who, "b again", "m2"),  # the same client id twice in one batch
+        NewMessage(second, who, "c", None),
+    ]
+    results = check_post_messages(session, posts)
+    session.commit()
+
+    assert [r.message.seq if isinstance(r, Posted) else None for r in results] == [
+        1, 2, 1, None, 2, 2, 4,
+    ]  # fmt: skip
+    assert [r.duplicate for r in results if isinstance(r, Posted)] == [
+        False, False, True, False, True, False,
+    ]  # fmt: skip
+    refused = results[3]
+    assert isinstance(refused, DomainError) and isinstance(refused, Conflict)
+    redacted = results[4]
+    assert isinstance(redacted, Posted) and redacted.notice is not None
+    assert redacted.notice.seq == 3 and redacted.message.redacted == ["seed_phrase"]
+    assert SEED not in redacted.message.body
+
+    stored = session.scalars(select(ChatMessage).order_by(ChatMessage.chat_id, ChatMessage.seq))
+    rows = [(m.chat_id, m.seq, m.client_id) for m in stored]
+    assert rows == [(first.id, 1, "m0"), (first.id, 2, "m2"),
+                    (second.id, 1, "m1"), (second.id, 2, "m4"), (second.id, 3, None),
+                    (second.id, 4, None)]  # fmt: skip
+    session.expire_all()
+    assert (session.get(Chat, first.id).last_seq, session.get(Chat, second.id).last_seq) == (2, 4)  # type: ignore[union-attr]
+    assert session.get(Chat, closed.id).last_seq == 0  # type: ignore[union-attr]
+    notice = session.scalars(select(ChatMessage).where(ChatMessage.seq == 3)).one()
+    assert notice.sender_kind == "system" and notice.body == NOTICE
+
+
+def _limit_many_checks(limiter: MemoryRateLimiter | RedisRateLimiter) -> None:
+    limit = Limit(f"test-many-{uuid.uuid4().hex[:8]}", 3, 60)
+    assert hit_limit_many(limiter, limit, ["a", "a", "b", "a", "a", "b"]) == [
+        True, True, True, True, False, True,
+    ]  # fmt: skip
+    assert hit_limit_many(limiter, limit, ["b", "b"]) == [True, False]
+
+
+def test_a_batch_of_attempts_counts_like_one_by_one_in_memory() -> None:
+    _limit_many_checks(MemoryRateLimiter())
+
+
+def test_a_batch_of_attempts_counts_like_one_by_one_on_redis(redis_available: str) -> None:
+    _limit_many_checks(RedisRateLimiter(redis_available, prefix="test-many:"))
