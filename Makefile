@@ -16,7 +16,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed  ## create .venv and install HashDesk with its dev tools
+install: $(BIN)/.installed node_modules/.package-lock.json  ## create .venv and install HashDesk with its dev tools (and, with npm, the test nodes' anvil and solc-js)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund && touch $@; \
+	else echo "npm not found: chain tests that need anvil or solc-js will skip"; fi
 
 demo: install  ## install, create the SQLite database, load demo data and serve on :8000
 	$(BIN)/hashdesk migrate

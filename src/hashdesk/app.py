@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from hashdesk import __version__
+from hashdesk.chains.tracer import TraceScopeMiddleware
 from hashdesk.config import Settings, get_settings
 from hashdesk.runtime import Runtime
 from hashdesk.web import problems
@@ -28,6 +29,8 @@ DOMAINS = (
     "assets",
     "futures",
     "reserves",
+    "chains",
+    "chat",
 )
 ROUTER_MODULES = ("routes", "pages", "health", "stream")
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -66,6 +69,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # Innermost, so that it sees the session and the locale: the assistant's deposit check
+    # traces for the signed-in trader, in their language.
+    app.add_middleware(TraceScopeMiddleware)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(
         SessionMiddleware,

@@ -21,6 +21,8 @@ DOMAINS_WITH_COMMANDS = (
     "futures",
     "reserves",
     "assets",
+    "chains",
+    "chat",
 )
 
 
@@ -70,8 +72,10 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
             "event bus: live updates reach only pages served by the same worker.",
             err=True,
         )
+    # No per-message deflate: chat frames are small, and it costs about 90 KB per idle socket
+    # and CPU per frame (bench/RESULTS.md, "Live chat load").
     uvicorn.run("hashdesk.app:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=access_log, log_level="info")  # fmt: skip
+                access_log=access_log, log_level="info", ws_per_message_deflate=False)  # fmt: skip
 
 
 def _redacted(url: str) -> str:

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     mail_from: str = "HashDesk Support <support@hashdesk.local>"
     email_enabled: bool = True
     upload_dir: Path = DEFAULT_DATA_DIR / "uploads"
+    search_vector_cache: Path | None = Field(
+        default=DEFAULT_DATA_DIR / "search-vectors.sqlite3",
+        description="SQLite file keeping help-center passage vectors between starts "
+        "(derived data: safe to delete); empty: embed every passage at each start",
+    )
     max_upload_bytes: int = 10 * 1024 * 1024
     demo_mode: bool = Field(
         default=False, description="shows the trader picker on the sign-in page"
@@ -54,12 +59,59 @@ class Settings(BaseSettings):
     reopen_window_days: int = 7
     outbox_poll_seconds: float = 1.0
     run_outbox_worker: bool = True
+    run_chain_monitor: bool = Field(
+        default=False,
+        description="poll the registry's networks in this process (one process leads, see "
+        "docs); 'hashdesk chains monitor' runs the poller on its own",
+    )
+    chain_monitor_interval_seconds: float = Field(default=2.0, gt=0)
+    chain_rpc_timeout_seconds: float = Field(default=5.0, gt=0)
     cookie_secure: bool = False
     triage_model_dir: Path | None = Field(
         default=None,
         description="model trained by 'hashdesk triage train'; predicts the category of new "
         "chats and tickets (none: no prediction)",
     )
+
+    chat_offer_seconds: float = Field(
+        default=30.0, gt=0, description="an agent who does not accept a chat within this "
+        "time loses it to the next agent"
+    )  # fmt: skip
+    chat_agent_capacity: int = Field(
+        default=3, ge=1, description="concurrent chats of an agent who did not set their own"
+    )
+    chat_handle_seconds: int = Field(
+        default=300, ge=1, description="handle time assumed for the expected wait until "
+        "closed chats give a measured one"
+    )  # fmt: skip
+    chat_schedules_file: Path | None = Field(
+        default=None,
+        description="YAML file of the chat queues' follow-the-sun opening hours and chains "
+        "(see hashdesk/chat/schedules.py); unset: queues are always open",
+    )
+    chat_trusted_proxy_header: str | None = Field(
+        default=None, description="header the reverse proxy puts the client address in "
+        "(e.g. X-Forwarded-For; its last entry is used); unset: the socket's peer address"
+    )  # fmt: skip
+
+    margin_warning_ratio: float = Field(
+        default=0.8, gt=0, description="margin ratio at which a trader gets a margin warning"
+    )
+    margin_critical_ratio: float = Field(
+        default=0.9, gt=0, description="margin ratio at which a trader gets a critical margin call"
+    )
+    margin_rearm_gap: float = Field(
+        default=0.05, ge=0,
+        description="a margin alert re-arms once the ratio is this far below its threshold",
+    )  # fmt: skip
+    futures_tier_file: Path | None = Field(
+        default=None, description="maintenance-margin tier tables (JSON/YAML); none: demo tables"
+    )
+    reserves_dir: Path | None = Field(
+        default=None, description="proof of reserves: a folder written by 'hashdesk reserves "
+        "build' (with its private/ part), or a folder of such builds (the latest is used); "
+        "the agents' proof lookup reads it",
+    )  # fmt: skip
 
     @property
     def is_sqlite(self) -> bool:

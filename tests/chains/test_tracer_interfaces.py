@@ -308,6 +308,7 @@ def test_recovery_link_opens_the_portal_request_form_filled_in(
     tx_hash = mainnet.node.token_transfer(mainnet.token, mainnet.address, 5 * TUSD)
     trader = session.scalars(select(Trader).where(Trader.external_id == "u-flow")).one()
     result = Tracer(session).trace(TraceRequest(tx_hash=tx_hash, trader_id=trader.id))
+    session.commit()  # the trace records its sighting; SQLite has one writer at a time
     ticket = result.next_step.ticket
     assert result.verdict is Verdict.BELOW_MINIMUM and ticket is not None
 

@@ -23,6 +23,7 @@ from hashdesk.core.auth import Principal
 from hashdesk.core.clock import utcnow
 from hashdesk.core.db import Database
 from hashdesk.demo.content import MACROS, SCENARIOS, Scenario
+from hashdesk.demo.deposits import load_demo_transfers
 from hashdesk.demo.history import STATE_ORDER, Cast, DemoClock, Story, World, pick_final_state
 from hashdesk.demo.people import create_staff, create_trader, trader_profiles
 from hashdesk.helpcenter.transfer import do_import, read_folder
@@ -83,6 +84,7 @@ def load_demo(
     pages = load_help_center(database, lead_principal) if options.help_center else 0
     load_demo_registry(database, lead_principal)  # the asset and network registry
     _load_traders(database, rng, options.traders, now, step)
+    load_demo_transfers(database, random.Random(options.seed + 1), now)  # connector data
     tickets = _load_tickets(database, rng, options.tickets, now, step)
     return DemoSummary(len(staff), options.traders, tickets, macros, time.monotonic() - started,
                        pages)  # fmt: skip

@@ -48,7 +48,9 @@
     if (!url || !window.EventSource) { return; }
     var self = this;
     var source = new EventSource(url, { withCredentials: true });
-    TICKET_EVENTS.forEach(function (name) {
+    // A region may name the events it refreshes on (data-live-events="a b"); default: tickets.
+    var named = (this.region.getAttribute("data-live-events") || "").split(" ").filter(Boolean);
+    (named.length ? named : TICKET_EVENTS).forEach(function (name) {
       source.addEventListener(name, function () { self.schedule(); });
     });
     source.addEventListener("open", function () {
