@@ -108,7 +108,7 @@ def test_an_agent_walks_a_trader_through_their_proof(
 
     # The message: the trader's language, the public page with the root, the how-to article.
     message = unescape(text_of(html, "reserves-message"))
-    assert message.startswith("Hello Ana Silva,")
+    assert message.startswith("Olá, Ana Silva,")  # Portuguese, as the trader reads
     assert f"/hc/pt/proof-of-reserves?root={published.root_hash}" in message
     assert "/hc/pt/articles/28" in message and "BTC 0.10000000, USDT 99.99000000" in message
 
