@@ -93,6 +93,16 @@ def agent_socket(client: TestClient, agent: Agent, *, online: bool = True) -> It
         yield sock
 
 
+def start_accepted_chat(trader_sock: Socket, agent_sock: Socket, text: str) -> int:
+    """A trader starts a chat and the agent accepts the offer: the chat's id."""
+    trader_sock.send(type="start", text=text)
+    chat = int(trader_sock.expect("chat")["chat"])
+    agent_sock.expect("offer", chat=chat)
+    agent_sock.send(type="accept", chat=chat)
+    trader_sock.expect("chat", chat=chat, status="active")
+    return chat
+
+
 def set_languages(session: Session, agent: Agent, *languages: str) -> None:
     agent.languages = list(languages)
     session.merge(agent)

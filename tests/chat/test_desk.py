@@ -28,7 +28,7 @@ from hashdesk.core.clock import utcnow
 from hashdesk.notify.models import OutboxMessage
 from hashdesk.tickets.models import Macro, Ticket
 from tests.assistant.assistant_fakes import ScriptedSearcher, word_language
-from tests.chat.conftest import Socket, agent_socket, socket, trader_socket
+from tests.chat.conftest import agent_socket, socket, start_accepted_chat, trader_socket
 from tests.chat.test_guard import HEX_64
 from tests.conftest import exchange_token, make_agent, make_trader, open_ticket
 
@@ -62,19 +62,9 @@ def bearer(settings: Settings, trader: Trader) -> dict[str, str]:
 
 
 def forget_the_agent(client: TestClient) -> None:
-    """Drop the agent's sign-in: the client is a plain visitor's browser again. (One client
-    for both: a second TestClient on the same app fails at shutdown with Redis, see report.)"""
+    """Drop the agent's sign-in: the client is a plain visitor's browser again."""
     client.cookies.clear()
     client.headers.pop("X-CSRF-Token", None)
-
-
-def start_accepted_chat(trader_sock: Socket, agent_sock: Socket, text: str) -> int:
-    trader_sock.send(type="start", text=text)
-    chat = int(trader_sock.expect("chat")["chat"])
-    agent_sock.expect("offer", chat=chat)
-    agent_sock.send(type="accept", chat=chat)
-    trader_sock.expect("chat", chat=chat, status="active")
-    return chat
 
 
 @pytest.fixture

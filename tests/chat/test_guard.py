@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hashdesk.chat.guard import NOTICE, is_wif, redact
 from hashdesk.chat.models import ChatMessage
 from hashdesk.config import Settings
-from tests.chat.conftest import agent_socket, trader_socket
+from tests.chat.conftest import agent_socket, start_accepted_chat, trader_socket
 from tests.conftest import make_agent, make_trader
 
 # A frame that never comes must fail the test, not hang the run (receive has no timeout).
@@ -93,10 +93,7 @@ def test_a_pasted_seed_phrase_never_reaches_storage_and_the_trader_is_warned(
         agent_socket(another_client, agent) as desk,
         trader_socket(client, settings, trader) as sock,
     ):
-        sock.send(type="start", text="hi")
-        chat = sock.expect("chat")["chat"]
-        desk.expect("offer", chat=chat)
-        desk.send(type="accept", chat=chat)
+        chat = start_accepted_chat(sock, desk, "hi")
         ack = sock.say(chat, f"support asked for it: {SEED_12}")
         assert ack["redacted"] == ["seed_phrase"]
         shown = sock.expect("message", seq=ack["seq"])

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hashdesk.chat.models import ChatMessage
 from hashdesk.chat.protocol import MAX_FRAME_BYTES, MAX_TEXT_CHARS
 from hashdesk.config import Settings
-from tests.chat.conftest import agent_socket, socket, trader_socket
+from tests.chat.conftest import agent_socket, socket, start_accepted_chat, trader_socket
 from tests.conftest import make_agent, make_trader
 
 # A frame that never comes must fail the test, not hang the run (receive has no timeout).
@@ -210,10 +210,7 @@ def test_typing_reaches_the_other_side_only_and_read_receipts_are_stored(
         agent_socket(another_client, agent) as desk,
         trader_socket(client, settings, trader) as sock,
     ):
-        sock.send(type="start", text="hello")
-        chat = sock.expect("chat")["chat"]
-        desk.expect("offer", chat=chat)
-        desk.send(type="accept", chat=chat)
+        chat = start_accepted_chat(sock, desk, "hello")
         desk.expect("message", seq=2)
         sock.send(type="typing", chat=chat)
         typing = desk.expect("typing", chat=chat)
@@ -282,10 +279,7 @@ def test_the_workspace_shows_first_response_and_the_share_closed_without_escalat
     with agent_socket(another_client, agent) as desk:
         for n, ending in enumerate(("close", "close", "ticket")):
             with trader_socket(client, settings, make_trader(session, f"u-{n}")) as sock:
-                sock.send(type="start", text=f"question {n}")
-                chat = sock.expect("chat")["chat"]
-                desk.expect("offer", chat=chat)
-                desk.send(type="accept", chat=chat)
+                chat = start_accepted_chat(sock, desk, f"question {n}")
                 desk.say(chat, "Hello!")
                 desk.send(type=ending, chat=chat)
                 sock.expect("chat", status="closed" if ending == "close" else "ticketed")

@@ -30,13 +30,8 @@ def _to_decimal(value: Any) -> Decimal:
 Number = Annotated[Decimal, BeforeValidator(_to_decimal)]
 
 
-class LiquidationRequest(BaseModel):
-    """The ``hashdesk futures liquidation`` input (and the calculator page's form).
-
-    Unknown fields are ignored (a caller may send more than the contract names, such as a
-    symbol); the command warns about them on stderr so a misspelt field is still noticed."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class PositionTerms(BaseModel):
+    """A position's terms, as the calculator and the exchange's connector both give them."""
 
     contract: Contract
     side: Side
@@ -45,9 +40,19 @@ class LiquidationRequest(BaseModel):
     quantity: Annotated[Number, Field(gt=0)]
     contract_size: Annotated[Number, Field(gt=0)] | None = None
     wallet_balance: Annotated[Number, Field(gt=0)]
+    leverage: Annotated[Number, Field(ge=1)] | None = None
+
+
+class LiquidationRequest(PositionTerms):
+    """The ``hashdesk futures liquidation`` input (and the calculator page's form).
+
+    Unknown fields are ignored (a caller may send more than the contract names, such as a
+    symbol); the command warns about them on stderr so a misspelt field is still noticed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
     maintenance_margin_rate: Annotated[Number, Field(ge=0, lt=1)]
     maintenance_amount: Annotated[Number, Field(ge=0)]
-    leverage: Annotated[Number, Field(ge=1)] | None = None
     venue: Venue | None = None
 
 
@@ -82,7 +87,7 @@ class PositionMode(enum.StrEnum):
     HEDGE = "hedge"
 
 
-class OpenPosition(BaseModel):
+class OpenPosition(PositionTerms):
     """One open position as the exchange describes it. The maintenance terms come from the
     tier table ``tier_table`` (default: the table named like ``symbol``), or flat from
     ``maintenance_margin_rate`` (+ ``maintenance_amount``) when the exchange gives them."""
@@ -90,14 +95,6 @@ class OpenPosition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     symbol: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:/-]+$")]
-    contract: Contract
-    side: Side
-    mode: MarginMode
-    entry_price: Annotated[Number, Field(gt=0)]
-    quantity: Annotated[Number, Field(gt=0)]
-    contract_size: Annotated[Number, Field(gt=0)] | None = None
-    wallet_balance: Annotated[Number, Field(gt=0)]
-    leverage: Annotated[Number, Field(ge=1)] | None = None
     tier_table: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     maintenance_margin_rate: Annotated[Number, Field(ge=0, lt=1)] | None = None
     maintenance_amount: Annotated[Number, Field(ge=0)] | None = None
