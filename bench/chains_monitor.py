@@ -32,10 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from hashdesk.chains.leader import FileLock
 from hashdesk.chains.monitor import Monitor, Target
 from hashdesk.config import Settings
 from hashdesk.core.db import Database
+from hashdesk.core.leader import FileLock
 from hashdesk.core.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -45,7 +45,7 @@ class Runtime:
     def start(self) -> None:
         if self.settings.run_outbox_worker:
             self.outbox.start()
-        if self.settings.run_chain_monitor:  # one process leads; see chains/leader.py
+        if self.settings.run_chain_monitor:  # one process leads; see core/leader.py
             from hashdesk.chains.monitor import Monitor
 
             self.chain_monitor = Monitor(self.database, self.settings)

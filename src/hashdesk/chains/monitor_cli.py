@@ -2,7 +2,7 @@
 
 Registered in the ``chains`` group by ``chains/commands.py``. Several of these (and ``serve``
 processes with ``HASHDESK_RUN_CHAIN_MONITOR=1``) may run at once: one leads and polls, the
-others wait to take over (see ``chains/leader.py``).
+others wait to take over (see ``core/leader.py``).
 """
 
 from __future__ import annotations
