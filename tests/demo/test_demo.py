@@ -125,3 +125,23 @@ def test_a_configured_triage_model_dir_gets_the_demo_model_once(
     assert prediction.label is not None
     again = run(cli, ["demo", "load", "--if-empty"])
     assert "Training" not in again.output
+
+
+def test_a_configured_reserves_dir_gets_a_proof_of_reserves_of_the_demo_traders_once(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, session: Session
+) -> None:
+    from hashdesk.reserves.queries import get_latest_build, get_proof
+    from hashdesk.reserves.verify import verify_document
+
+    monkeypatch.setenv("HASHDESK_RESERVES_DIR", str(tmp_path / "reserves"))
+    get_settings.cache_clear()
+    first = run(cli, [*SMALL, "--no-help-center"])
+    assert "Proof of reserves of 30 demo accounts published" in first.output
+    build = get_latest_build(tmp_path / "reserves")
+    trader = session.scalars(select(Trader).order_by(Trader.id)).first()
+    assert trader is not None and build.leaf_count == 30
+    proof = get_proof(build, trader.external_id)
+    assert proof is not None and verify_document(proof).ok
+    assert proof["root"]["hash"] == build.root_hash
+    again = run(cli, ["demo", "load", "--if-empty"])
+    assert "Proof of reserves" not in again.output

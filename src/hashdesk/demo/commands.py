@@ -40,10 +40,12 @@ def load(if_empty: bool, traders: int, tickets: int, seed: int, help_center: boo
         if if_empty and has_traders(database):
             click.echo("Demo data not loaded: the database already has traders.")
             _ensure_triage_model(get_settings())
+            _ensure_demo_reserves(get_settings(), database)
             return
         with click.progressbar(length=traders + tickets, label="Loading demo data") as bar:
             options = DemoOptions(traders, tickets, seed, help_center)
             summary = load_demo(database, options, bar.update)
+        _ensure_demo_reserves(get_settings(), database)
     except (OperationalError, ProgrammingError) as error:
         raise click.ClickException(
             f"The database is not ready ({error.orig}). Run `hashdesk migrate` first."
@@ -77,6 +79,20 @@ def _ensure_triage_model(settings: Settings) -> None:
     click.echo(f"Training the demo triage model into {model_dir} ...")
     report = train_demo_model(model_dir)
     click.echo(f"Triage model ready: validation accuracy {report.accuracy:.1%}.")
+
+
+def _ensure_demo_reserves(settings: Settings, database: Database) -> None:
+    """Publish a proof of reserves of the demo traders where ``HASHDESK_RESERVES_DIR`` points,
+    unless a build is there: the agents' proof lookup then has accounts to find."""
+    from hashdesk.demo.reserves import build_demo_reserves, has_build
+
+    folder = settings.reserves_dir
+    if folder is None or has_build(folder):
+        return
+    built = build_demo_reserves(database, folder)
+    click.echo(
+        f"Proof of reserves of {built.leaf_count} demo accounts published in {built.folder}."
+    )
 
 
 ROLE_TITLES = {
