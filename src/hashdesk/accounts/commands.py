@@ -13,15 +13,13 @@ from contextlib import contextmanager
 
 import click
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.actions import do_create_agent
 from hashdesk.accounts.queries import get_agent_by_email, list_agents
 from hashdesk.accounts.schemas import AgentCreate
-from hashdesk.config import get_settings
 from hashdesk.core.auth import SYSTEM, Role
-from hashdesk.core.db import Database
+from hashdesk.core.command_session import command_transaction
 from hashdesk.core.errors import DomainError
 from hashdesk.core.i18n import LOCALES, match_locale
 from hashdesk.tickets.departments import Department
@@ -34,20 +32,13 @@ def agents() -> None:
 
 @contextmanager
 def _transaction() -> Iterator[Session]:
-    """A transaction on the configured database; storage and domain errors become one clear
-    line and a non-zero exit instead of a traceback."""
-    database = Database(get_settings().database_url)
+    """The command transaction; a domain error (a taken email, a weak password) becomes one
+    clear line and a non-zero exit instead of a traceback."""
     try:
-        with database.transaction() as session:
+        with command_transaction() as session:
             yield session
-    except (OperationalError, ProgrammingError) as error:
-        raise click.ClickException(
-            f"The database is not ready ({error.orig}). Run `hashdesk migrate` first."
-        ) from error
     except DomainError as error:
         raise click.ClickException(str(error)) from error
-    finally:
-        database.dispose()
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -23,9 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-
 from hashdesk.assets.models import Network, NetworkStatus
+from hashdesk.assets.queries import list_networks
 from hashdesk.chains.incidents import Expectation, Facts, reorg_hold
 from hashdesk.chains.rpc import (
     ChainClient,
@@ -320,8 +319,7 @@ def load_targets(database: Database) -> list[Target]:
     watched, to see it come back), with at least one RPC endpoint. Suspended ones are not."""
     families = supported_families()  # a network no client speaks to cannot be watched
     with database.session() as session:
-        networks = session.scalars(select(Network).order_by(Network.slug))
-        return [_target(n) for n in networks if n.rpc_endpoints and n.family in families
+        return [_target(n) for n in list_networks(session) if n.rpc_endpoints and n.family in families
                 and n.status != NetworkStatus.SUSPENDED.value]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from hashdesk.assets.models import Network, NetworkStatus
+from hashdesk.assets.queries import get_network, list_networks
 from hashdesk.chains.models import (
     Incident,
     Level,
@@ -105,7 +106,7 @@ def _status(network: Network, health: NetworkHealth | None, incident: Incident |
 
 def list_status(session: Session, now: datetime) -> list[NetworkStatusPublic]:
     """Every registry network, worst first, then by name. Four queries whatever the count."""
-    networks = session.scalars(select(Network).order_by(Network.name))
+    networks = sorted(list_networks(session), key=lambda network: network.name)
     health = {row.network: row for row in session.scalars(select(NetworkHealth))}
     incidents = open_incidents(session)
     maintenance = networks_in_maintenance(session, now)
@@ -139,7 +140,7 @@ def maintenance_public(window: MaintenanceWindow) -> MaintenancePublic:
 def get_network_status(session: Session, slug: str, now: datetime) -> NetworkStatusDetail:
     """One network's status with its history: incidents and reorgs of ``HISTORY_DAYS`` days,
     and its running and planned maintenance."""
-    network = session.scalar(select(Network).where(Network.slug == slug))
+    network = get_network(session, slug)
     if network is None:
         raise NotFound("No network {network}.", network=slug)
     since = now - timedelta(days=HISTORY_DAYS)
