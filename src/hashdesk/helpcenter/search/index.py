@@ -13,17 +13,19 @@ rebuilt as one base, which also drops the retired rows.
 
 from __future__ import annotations
 
+import functools
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from hashdesk.core.embeddings import EncoderName, Vectors
+from hashdesk.core.embeddings import EncoderName, Vectors, release_freed_memory
 from hashdesk.helpcenter.queries import fallback_chain
 from hashdesk.helpcenter.search.analysis import HAS_NGRAM_SCRIPT, Term, analyzer_for
 from hashdesk.helpcenter.search.documents import (
@@ -81,10 +83,17 @@ class SearchHit:
     locale: str  # locale of the translation shown
     title: str
     url: str  # /hc/{locale}/articles/{id}-{slug}
-    snippet: str  # short plain-text extract (no Markdown) around the best match, <= 240 chars
     score: float  # fused, higher is better
     semantic: float  # cosine similarity of query and article (0..1)
     lexical: float  # BM25 score normalised to 0..1 within the query
+    # Makes ``snippet`` when it is first read: the assistant decides on hits whose snippets
+    # nobody shows, and finding the best sentence of ten pages was a fifth of its answer time.
+    make_snippet: Callable[[], str] = field(repr=False, compare=False)
+
+    @cached_property
+    def snippet(self) -> str:
+        """Short plain-text extract (no Markdown) around the best match, <= 240 chars."""
+        return self.make_snippet()
 
 
 @dataclass
@@ -137,6 +146,21 @@ def vector_tables(docs: list[IndexedDoc]) -> dict[str, VectorTable]:
         name: build_vector_table([doc.vectors.get(name) for doc in docs])
         for name in ("minilm", "e5")
     }
+
+
+def share_table_rows(docs: list[IndexedDoc], tables: dict[str, VectorTable]) -> None:
+    """Point each document's vectors at its rows of ``tables`` (a view, not a copy).
+
+    The tables are copies of the documents' vectors; keeping both held every passage vector
+    twice (about 55 MB at 20,000 pages), and a build's per-document vectors were views that
+    kept its whole batch matrix alive besides. Same values, so a reader sees no change.
+    """
+    for name, table in tables.items():
+        if not len(table.rows):
+            continue
+        ends = [*table.starts[1:].tolist(), len(table.matrix)]
+        for row, start, end in zip(table.rows.tolist(), table.starts.tolist(), ends, strict=True):
+            docs[row].vectors[name] = table.matrix[start:end]
 
 
 class Snapshot:
@@ -224,6 +248,7 @@ class SearchIndex:
         self._base_tables: dict[str, VectorTable] | None = None
         self._snapshot = Snapshot.empty()
         self._queries = QueryVectors()
+        self._embedded_unreleased = 0  # documents embedded since the C heap was last trimmed
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -258,6 +283,8 @@ class SearchIndex:
             else:
                 self._vectors_from_cache(added)
             self._publish(lexical_changed=True)
+        if embed:
+            self._release_encoder_memory()
 
     def _retire(self, key: tuple[int, str]) -> None:
         row = self._row_of.pop(key, None)
@@ -286,6 +313,7 @@ class SearchIndex:
         with self._write:
             waiting = [doc for doc in self._docs.values() if doc.missing_encoders()][:batch]
         if not waiting:
+            self._release_encoder_memory()  # the background embedding is done, for now
             return 0
         self._embed(waiting)  # outside the lock: a refresh may go on meanwhile
         with self._write:
@@ -293,6 +321,11 @@ class SearchIndex:
                 self._base_tables = None
             self._publish(lexical_changed=False)
         return len(waiting)
+
+    def _release_encoder_memory(self) -> None:
+        if self._embedded_unreleased:
+            self._embedded_unreleased = 0
+            release_freed_memory()
 
     def _in_base(self, docs: list[IndexedDoc]) -> bool:
         rows = (self._row_of.get(doc.document.key) for doc in docs)
@@ -322,6 +355,7 @@ class SearchIndex:
         return indexed
 
     def _embed(self, docs: list[IndexedDoc]) -> None:
+        self._embedded_unreleased += len(docs)
         for encoder in ("minilm", "e5"):
             needing = [doc for doc in docs if encoder in doc.missing_encoders()]
             texts = [passages(encoder, doc.document.title, doc.plain) for doc in needing]
@@ -371,6 +405,7 @@ class SearchIndex:
             postings, titles = previous.postings, previous.titles
         if self._base_tables is None:
             self._base_tables = vector_tables(self._rows[: self._base_count])
+            share_table_rows(self._rows[: self._base_count], self._base_tables)
         tables = {
             name: Segmented(self._base_tables[name], table)
             for name, table in vector_tables(delta).items()
@@ -521,7 +556,7 @@ class SearchIndex:
         return SearchHit(
             article_id=document.article_id, locale=document.locale, title=document.title,
             url=f"/hc/{reader_locale}/articles/{document.article_id}-{document.slug}",
-            snippet=snippet(entry.doc.plain, terms), score=entry.score,
+            make_snippet=functools.partial(snippet, entry.doc.plain, terms), score=entry.score,
             semantic=entry.semantic, lexical=entry.lexical,
         )  # fmt: skip
 
@@ -556,7 +591,7 @@ class SearchIndex:
                     locale=doc.document.locale,
                     title=doc.document.title,
                     url=f"/hc/{locale}/articles/{doc.document.article_id}-{doc.document.slug}",
-                    snippet=clip(doc.plain, 120),
+                    make_snippet=functools.partial(clip, doc.plain, 120),
                     score=value,
                     semantic=0.0,
                     lexical=value,

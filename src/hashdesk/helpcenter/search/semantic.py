@@ -80,13 +80,13 @@ def embed_passages(
 
 def _compute_passages(encoder: EncoderName, texts: list[str]) -> Vectors:
     """``texts`` embedded shortest first, so each batch pads to similar lengths (one long
-    passage in a batch of short ones multiplied the time and the ONNX arena by ten)."""
+    passage in a batch of short ones multiplied the time and the activations by ten)."""
     if not texts:
         return np.zeros((0, DIMENSION), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda position: len(texts[position]))
     ordered = [texts[position] for position in order]
     model = get_encoder(encoder)
-    # Small batches keep the ONNX arena (which never shrinks) small: it is resident memory.
+    # Small batches bound the activations of one run (MiniLM pads a batch to its longest).
     vectors = np.vstack(
         [
             model.encode_passages(ordered[start : start + EMBED_BATCH])
