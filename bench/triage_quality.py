@@ -16,7 +16,10 @@ embedding included) and measures the saved model on rows it never saw:
 Latency, after a warm-up: one message at a time through ``Classifier.predict_one`` (what
 ``predict_category`` does for a new chat or ticket, and ``triage predict`` for a line typed
 into it), and per message in batches of 64 through ``Classifier.predict`` (what ``triage
-predict`` does with lines that arrive together, e.g. a file piped in).
+predict`` does with lines that arrive together, e.g. a file piped in). When the model has a
+fast path (n-grams alone for the texts it is sure of), the same messages are timed again
+with it switched off, in the same run, and ``fast_share`` is the share of the measured rows
+it answered without the encoder.
 """
 
 from __future__ import annotations
@@ -109,6 +112,27 @@ def answered_share(predictions: list[Prediction]) -> float:
 
 
 def latency_ms(classifier: Classifier, texts: list[str]) -> dict[str, float]:
+    figures = _latency_ms(classifier, texts)
+    fast = classifier.fast
+    if fast is not None:
+        classifier.fast = None  # the full model alone: the comparison this run can make
+        try:
+            alone = _latency_ms(classifier, texts)
+        finally:
+            classifier.fast = fast
+        figures.update({f"{key}_without_fast_path": value for key, value in alone.items()})
+    return figures
+
+
+def fast_share(classifier: Classifier, texts: list[str]) -> float:
+    """Share of ``texts`` the fast path answers without embedding them (0 without one)."""
+    if classifier.fast is None:
+        return 0.0
+    _, sure = classifier.fast.sure(classifier.views.sparse(texts))
+    return float(sure.mean())
+
+
+def _latency_ms(classifier: Classifier, texts: list[str]) -> dict[str, float]:
     for text in texts[:5]:
         classifier.predict_one(text)
     timings, cpu = [], []
@@ -167,6 +191,7 @@ def banking77(work: Path, encoder: str, baseline: bool = False) -> dict[str, obj
     figures.update(
         in_scope_figures(answers(classifier, [t for t, _ in test]), [g for _, g in test])
     )
+    figures["fast_share"] = fast_share(classifier, [t for t, _ in test])
     figures["latency_ms"] = latency_ms(classifier, [t for t, _ in test[:300]])
     if baseline:
         figures["baseline_accuracy"] = baseline_accuracy(train, test)
@@ -186,6 +211,7 @@ def banking77_oos(work: Path, encoder: str, baseline: bool = False) -> dict[str,
     return {"train_rows": len(train), "train_seconds": seconds, **figures,
             "id_oos_answered": answered_share(id_oos), "ood_oos_answered": answered_share(ood_oos),
             "oos_label_output": any(p.label == "oos" for p in id_oos + ood_oos),
+            "fast_share": fast_share(classifier, [t for t, _ in valid]),
             "latency_ms": latency_ms(classifier, [t for t, _ in valid[:300]])}  # fmt: skip
 
 
@@ -200,6 +226,7 @@ def clinc150(work: Path, encoder: str, baseline: bool = False) -> dict[str, obje
     oos = answers(classifier, [text for text, _ in sets["oos_val"]])
     return {"train_rows": len(train), "train_seconds": seconds, **figures,
             "oos_answered": answered_share(oos),
+            "fast_share": fast_share(classifier, [t for t, _ in val]),
             "latency_ms": latency_ms(classifier, [t for t, _ in val[:300]])}  # fmt: skip
 
 

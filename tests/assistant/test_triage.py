@@ -26,13 +26,22 @@ from hashdesk.assistant.triage import (
     read_examples,
     train,
 )
+from hashdesk.assistant.triage import model as model_module
 from hashdesk.assistant.triage.commands import PREDICT_BATCH, _line_batches
 from hashdesk.assistant.triage.data import Examples, stratified_split
 from hashdesk.assistant.triage.demo_examples import demo_examples, train_demo_model
-from hashdesk.assistant.triage.features import FeatureSettings
-from hashdesk.assistant.triage.training import ThresholdOutcome, choose_threshold
+from hashdesk.assistant.triage.features import FeatureSettings, embed
+from hashdesk.assistant.triage.model import FastPath, save_classifier
+from hashdesk.assistant.triage.training import (
+    MAX_CHANGED,
+    ThresholdOutcome,
+    _linear_svm,
+    changed_bound,
+    choose_threshold,
+)
 from hashdesk.cli import main
 from hashdesk.config import get_settings
+from hashdesk.core.embeddings import EncoderName, Vectors
 from hashdesk.tickets.labels import DEFAULT_CATEGORIES
 from tests.conftest import shared_data
 
@@ -308,6 +317,91 @@ def test_predict_refuses_a_missing_or_corrupt_model(tmp_path: Path, trained: Pat
     (broken / "manifest.json").unlink()
     with pytest.raises(ModelError, match=r"manifest\.json is missing"):
         Classifier.load(broken)
+
+
+def _copy_model(source: Path, target: Path) -> Path:
+    target.mkdir()
+    for name in ("manifest.json", "vocabulary.json", "arrays.npz"):
+        (target / name).write_bytes((source / name).read_bytes())
+    return target
+
+
+def test_a_small_validation_split_cannot_vouch_for_a_fast_path(trained: Path) -> None:
+    manifest = json.loads((trained / "manifest.json").read_text())
+    assert manifest["validation"]["validation_examples"] == 80
+    assert manifest["fast_path"] is None and manifest["validation"]["fast_gate"] is None
+    assert Classifier.load(trained).fast is None
+    # None of 80 answers changed still allows 3.7% at 95% confidence; none of 1,600 allows 0.19%.
+    assert changed_bound(0, 80) > MAX_CHANGED > changed_bound(0, 1600)
+    assert changed_bound(3, 1600) < MAX_CHANGED < changed_bound(5, 1600)
+
+
+@pytest.fixture
+def with_fast_path(
+    tmp_path: Path, trained: Path, banking: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+) -> Path:
+    """The module's model with a fast path fitted on the same rows, saved and loaded again."""
+    classifier = Classifier.load(trained)
+    texts, labels = [t for t, _ in banking[0]], [g for _, g in banking[0]]
+    n_grams = _linear_svm(classifier.views.sparse(texts), labels, 0.3)
+    classifier.fast = FastPath(n_grams, temperature=0.1, gate=0.9)
+    save_classifier(classifier, tmp_path / "fast")
+    return tmp_path / "fast"
+
+
+def test_fast_path_answers_sure_texts_without_the_encoder(
+    with_fast_path: Path,
+    banking: tuple[list[tuple[str, str]], list[tuple[str, str]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    classifier = Classifier.load(with_fast_path)
+    fast = classifier.fast
+    assert fast is not None and (fast.gate, fast.temperature) == (0.9, 0.1)
+    texts = [text for text, _ in banking[1]]
+    quick, sure = fast.sure(classifier.views.sparse(texts))
+    assert 0 < sure.sum() < len(texts)  # some are answered on n-grams alone, not all
+    embedded: list[str] = []
+
+    def recording_embed(encoder: EncoderName | None, batch: list[str]) -> Vectors | None:
+        embedded.extend(batch)
+        return embed(encoder, batch)
+
+    monkeypatch.setattr(model_module, "embed", recording_embed)
+    with_fast = classifier.predict(texts)
+    assert embedded == [text for text, fast_one in zip(texts, sure, strict=True) if not fast_one]
+    classifier.fast = None
+    alone = classifier.predict(texts)
+    for row, (answer, full_answer) in enumerate(zip(with_fast, alone, strict=True)):
+        if sure[row]:  # the n-gram model's answer, sure enough to pass the gate
+            assert answer.label == classifier.model.classes[int(quick[row].argmax())]
+            assert answer.confidence >= fast.gate
+        else:  # the full model's, as if there were no fast path
+            assert answer.label == full_answer.label
+            assert answer.confidence == pytest.approx(full_answer.confidence, abs=1e-3)
+
+
+def test_a_model_without_fast_path_still_loads_and_a_bad_gate_is_refused(
+    tmp_path: Path, with_fast_path: Path
+) -> None:
+    old = _copy_model(with_fast_path, tmp_path / "old")
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest.pop("fast_path")  # as saved before the fast path existed
+    (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    classifier = Classifier.load(old)
+    assert classifier.fast is None
+    assert classifier.predict_one("I forgot my passcode").label == "passcode_forgotten"
+    bad = _copy_model(with_fast_path, tmp_path / "bad")
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["fast_path"]["gate"] = 1.5
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="fast path's temperature or gate"):
+        Classifier.load(bad)
+
+
+def test_without_an_encoder_there_is_no_fast_path(tmp_path: Path) -> None:
+    classifier, report = train(demo_examples(), tmp_path / "m", NO_ENCODER)
+    assert classifier.fast is None and report.fast_gate is None
+    assert json.loads((tmp_path / "m" / "manifest.json").read_text())["fast_path"] is None
 
 
 # --- the product -----------------------------------------------------------------------------

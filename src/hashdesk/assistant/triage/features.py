@@ -91,16 +91,28 @@ class FittedViews:
         return cls(settings, word, char)
 
     @property
-    def width(self) -> int:
-        embedding = DIMENSION if self.settings.encoder else 0
-        return len(self.word.vocabulary_) + len(self.char.vocabulary_) + embedding
+    def sparse_width(self) -> int:
+        return len(self.word.vocabulary_) + len(self.char.vocabulary_)
 
-    def transform(self, texts: list[str], embeddings: Vectors | None) -> sp.csr_matrix:
-        blocks: list[Any] = [self.word.transform(texts), self.char.transform(texts)]
-        if self.settings.encoder:
-            if embeddings is None:
-                raise ValueError("this model needs the sentence embeddings of the texts")
-            blocks.append(sp.csr_matrix(embeddings * self.settings.embedding_weight))
+    @property
+    def width(self) -> int:
+        return self.sparse_width + (DIMENSION if self.settings.encoder else 0)
+
+    def sparse(self, texts: list[str]) -> sp.csr_matrix:
+        """The n-gram columns alone: what the fast path reads, and the start of every row."""
+        blocks = [self.word.transform(texts), self.char.transform(texts)]
+        return cast(sp.csr_matrix, sp.hstack(blocks, format="csr", dtype=np.float32))
+
+    def transform(
+        self, texts: list[str], embeddings: Vectors | None, sparse: sp.csr_matrix | None = None
+    ) -> sp.csr_matrix:
+        """All columns; ``sparse`` is ``self.sparse(texts)`` when the caller has it already."""
+        n_grams = self.sparse(texts) if sparse is None else sparse
+        if not self.settings.encoder:
+            return n_grams
+        if embeddings is None:
+            raise ValueError("this model needs the sentence embeddings of the texts")
+        blocks = [n_grams, sp.csr_matrix(embeddings * self.settings.embedding_weight)]
         return cast(sp.csr_matrix, sp.hstack(blocks, format="csr", dtype=np.float32))
 
     def state(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[np.float64]]]:

@@ -7,11 +7,17 @@ A model directory holds only data, nothing executable (no pickle):
   half-written directory is refused rather than half-loaded;
 - ``vocabulary.json``: the word and character n-gram vocabularies;
 - ``arrays.npz``: IDF weights, and the linear model's weights and biases (loaded with
-  ``allow_pickle=False``).
+  ``allow_pickle=False``); with a fast path, also the weights and biases of its n-gram model.
 
 Scores are a linear function of the stacked features; a softmax with the temperature fitted on
 validation data turns them into probabilities. The label ``oos`` (when the training data had
 it) is a reject class: it takes probability mass away from the real labels and is never output.
+
+The fast path: the sentence encoder is most of the cost of a message (about 5 ms of CPU here,
+against 1 ms for everything else). A second linear model reads the n-gram columns alone; when
+it is sure of a real label (probability at least its gate, chosen on validation so that the
+pair answers no worse than the full model did there and changes few of its answers), its answer
+stands and the text is never embedded. The other texts go through the full model.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from hashdesk.assistant.triage.data import OOS_LABEL
 from hashdesk.assistant.triage.errors import ModelError
@@ -90,6 +97,20 @@ def answered(probabilities: Matrix, classes: list[str], threshold: float) -> npt
 
 
 @dataclass
+class FastPath:
+    """The n-gram model that answers alone the texts it is sure of (see the module's docstring)."""
+
+    model: LinearModel  # over the n-gram columns only; same classes as the full model
+    temperature: float
+    gate: float  # never below the classifier's threshold: a fast answer is always an answer
+
+    def sure(self, sparse: sp.csr_matrix) -> tuple[Matrix, npt.NDArray[np.bool_]]:
+        """The fast model's probabilities, and which rows it answers alone."""
+        probabilities = self.model.probabilities(sparse, self.temperature)
+        return probabilities, answered(probabilities, self.model.classes, self.gate)
+
+
+@dataclass
 class Classifier:
     """A loaded triage model. ``predict`` is safe to call from several threads."""
 
@@ -98,6 +119,7 @@ class Classifier:
     temperature: float
     threshold: float
     manifest: dict[str, Any]
+    fast: FastPath | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -112,8 +134,19 @@ class Classifier:
         return load_classifier(model_dir)
 
     def probabilities(self, texts: list[str]) -> Matrix:
-        features = self.views.transform(texts, embed(self.views.settings.encoder, texts))
-        return self.model.probabilities(features, self.temperature)
+        sparse = self.views.sparse(texts)
+        probabilities = np.empty((len(texts), len(self.model.classes)), dtype=np.float32)
+        slow = np.arange(len(texts))
+        if self.fast is not None:
+            quick, sure = self.fast.sure(sparse)
+            probabilities[sure] = quick[sure]
+            slow = np.flatnonzero(~sure)
+        if len(slow):
+            rest = [texts[i] for i in slow]
+            vectors = embed(self.views.settings.encoder, rest)
+            features = self.views.transform(rest, vectors, sparse[slow])
+            probabilities[slow] = self.model.probabilities(features, self.temperature)
+        return probabilities
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         if not texts:
@@ -128,6 +161,8 @@ class Classifier:
 
     def warm_up(self) -> None:
         """Load the sentence encoder now, so the first real message does not wait for it."""
+        # The fast path may answer the warm-up text alone: load the encoder in any case.
+        embed(self.views.settings.encoder, ["warm up"])
         self.predict(["warm up"])
 
     def predict_one(self, text: str) -> Prediction:
@@ -142,11 +177,15 @@ def save_classifier(classifier: Classifier, model_dir: Path) -> None:
     vocabularies, idf = classifier.views.state()
     _write_atomically(model_dir / VOCABULARY, json.dumps(vocabularies, ensure_ascii=False).encode())
     arrays_path = model_dir / (ARRAYS + ".tmp")
+    fast = classifier.fast
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "weights": classifier.model.weights, "biases": classifier.model.biases,
+        "word_idf": idf["word_idf"], "char_idf": idf["char_idf"],
+    }  # fmt: skip
+    if fast is not None:
+        arrays.update(fast_weights=fast.model.weights, fast_biases=fast.model.biases)
     with arrays_path.open("wb") as file:
-        np.savez_compressed(
-            file, weights=classifier.model.weights, biases=classifier.model.biases,
-            word_idf=idf["word_idf"], char_idf=idf["char_idf"],
-        )  # fmt: skip
+        np.savez_compressed(file, allow_pickle=False, **arrays)
     os.replace(arrays_path, model_dir / ARRAYS)
     manifest = dict(classifier.manifest)
     manifest.update(
@@ -154,6 +193,7 @@ def save_classifier(classifier: Classifier, model_dir: Path) -> None:
         labels=classifier.labels, threshold=classifier.threshold,
         temperature=classifier.temperature, features=classifier.views.settings.to_json(),
         encoder=classifier.views.settings.encoder,
+        fast_path=None if fast is None else {"temperature": fast.temperature, "gate": fast.gate},
     )  # fmt: skip
     _write_atomically(model_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
 
@@ -198,7 +238,24 @@ def _assemble(
     if not (temperature > 0 and 0 <= threshold <= 1):
         raise ValueError("temperature or threshold out of range")
     model = LinearModel(classes, weights, biases)
-    return Classifier(views, model, temperature, threshold, manifest)
+    fast = _fast_path(manifest.get("fast_path"), arrays, views, classes, threshold)
+    return Classifier(views, model, temperature, threshold, manifest, fast)
+
+
+def _fast_path(
+    settings: Any, arrays: dict[str, Any], views: FittedViews, classes: list[str], threshold: float
+) -> FastPath | None:
+    """The saved fast path (models saved before it existed, or without one, have none)."""
+    if settings is None:
+        return None
+    weights = arrays["fast_weights"].astype(np.float32)
+    biases = arrays["fast_biases"].astype(np.float32)
+    if weights.shape != (views.sparse_width, len(classes)) or biases.shape != (len(classes),):
+        raise ValueError("the fast path's weights do not match the features and labels")
+    temperature, gate = float(settings["temperature"]), float(settings["gate"])
+    if not (temperature > 0 and threshold <= gate <= 1):
+        raise ValueError("the fast path's temperature or gate is out of range")
+    return FastPath(LinearModel(classes, weights, biases), temperature, gate)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
