@@ -133,6 +133,37 @@ def test_a_guest_hand_off_needs_an_email_and_opens_a_guest_ticket(
     assert "Predicted category: kyc (77%)" in console.text
 
 
+def test_a_widget_on_another_site_carries_the_guest_key_in_a_header(
+    app_client: TestClient, another_client: TestClient, tools: Tools
+) -> None:
+    # On an exchange's own site the browser keeps our session cookie back: the widget keeps
+    # the key the first answer gave it and sends it instead (no cookie, so no CSRF token).
+    created = app_client.post("/api/v1/assistant/conversations", json={"message": WITHDRAW},
+                              headers={"X-Assistant-Key": "k" * 32})  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.json()["guest_key"] == "k" * 32
+    conversation_id = created.json()["id"]
+    another_client.app.dependency_overrides[tools_dep] = lambda: tools  # type: ignore[attr-defined]
+    url = f"/api/v1/assistant/conversations/{conversation_id}"
+    assert another_client.get(url, headers={"X-Assistant-Key": "k" * 32}).status_code == 200
+    reply = another_client.post(f"{url}/messages", json={"body": PHISHING},
+                                headers={"X-Assistant-Key": "k" * 32})  # fmt: skip
+    assert reply.status_code == 201, reply.text
+    assert another_client.get(url, headers={"X-Assistant-Key": "x" * 32}).status_code == 404
+    assert another_client.get(url).status_code == 404
+    bad = another_client.get(url, headers={"X-Assistant-Key": "short"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "X-Assistant-Key"
+
+
+def test_a_guest_without_a_key_gets_one_with_the_conversation(app_client: TestClient) -> None:
+    headers = {"X-CSRF-Token": page_token(app_client)}
+    created = app_client.post("/api/v1/assistant/conversations", json={}, headers=headers).json()
+    key = created["guest_key"]
+    assert len(key) >= 16
+    seen = app_client.get(f"/api/v1/assistant/conversations/{created['id']}").json()
+    assert seen["guest_key"] is None  # only the answer that starts it tells the key
+
+
 # --- traders ----------------------------------------------------------------------------------
 
 

@@ -1,13 +1,16 @@
 """Assistant API under /api/v1/assistant: conversations, their messages, flows, feedback,
 "talk to a human", a one-shot answer, and the deflection figures for leads.
 
-Signed-in traders own their conversations; a guest's belong to their browser session (a
-random key in the session cookie), so a guest's writes carry the page's CSRF token like any
-cookie-authenticated write.
+Signed-in traders own their conversations; a guest's belong to a random guest key. On this
+site the key rides in the session cookie, so a guest's writes carry the page's CSRF token like
+any cookie-authenticated write. A widget embedded on another site (where browsers keep the
+cookie back) sends the key it was given in the ``X-Assistant-Key`` header instead: a header
+that a forging site cannot know, so such requests need no CSRF token.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from typing import Annotated
@@ -36,6 +39,7 @@ from hashdesk.assistant.schemas import (
 from hashdesk.assistant.service import get_tools
 from hashdesk.core.auth import Permission, Principal, PrincipalKind
 from hashdesk.core.clock import utcnow
+from hashdesk.core.errors import InvalidInput
 from hashdesk.core.i18n import gettext_for
 from hashdesk.core.ratelimit import GUEST_TICKET, Limit, hit_limit
 from hashdesk.tickets.models import Ticket
@@ -56,6 +60,8 @@ ASSISTANT_MESSAGE = Limit("assistant-message", 30, 60)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 ConversationId = Annotated[int, Path(ge=1, le=MAX_ID)]
 GUEST_KEY = "assistant_guest"
+GUEST_KEY_HEADER = "X-Assistant-Key"
+_GUEST_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def tools_dep(request: Request) -> Tools:
@@ -65,10 +71,21 @@ def tools_dep(request: Request) -> Tools:
 ToolsDep = Annotated[Tools, Depends(tools_dep)]
 
 
+def header_guest_key(request: Request) -> str | None:
+    """The guest key of the ``X-Assistant-Key`` header, None without one."""
+    value = request.headers.get(GUEST_KEY_HEADER)
+    if value is None:
+        return None
+    if not _GUEST_KEY_SHAPE.fullmatch(value):
+        raise InvalidInput("The X-Assistant-Key header must be the key this desk gave you "
+                           "(16 to 64 letters, digits, - or _).", field=GUEST_KEY_HEADER)  # fmt: skip
+    return value
+
+
 async def _asker_csrf(request: Request, principal: MaybePrincipal) -> Principal | None:
-    # Signed-in cookie sessions were checked by MaybePrincipal; a guest's conversation rides
-    # on the session cookie alone, so their writes are checked here.
-    if principal is None:
+    # Signed-in cookie sessions were checked by MaybePrincipal; a guest's conversation that
+    # rides on the session cookie is checked here (a header key cannot be forged by a site).
+    if principal is None and header_guest_key(request) is None:
         await require_csrf(request)
     return principal
 
@@ -77,10 +94,10 @@ WritingPrincipal = Annotated[Principal | None, Depends(_asker_csrf)]
 
 
 def asker_of(request: Request, principal: Principal | None) -> Asker:
-    """The trader, or this browser's guest key (created on first use)."""
+    """The trader, or the guest key of the header or of this browser (created on first use)."""
     if principal is not None and principal.kind is PrincipalKind.TRADER:
         return Asker(trader_id=principal.id)
-    key = request.session.get(GUEST_KEY)
+    key = header_guest_key(request) or request.session.get(GUEST_KEY)
     if not key:
         key = request.session[GUEST_KEY] = secrets.token_urlsafe(24)
     return Asker(guest_key=str(key), include_internal=principal is not None and principal.is_agent)
@@ -156,7 +173,10 @@ def start_conversation(
     if data.message:
         actions.check_ask(session, tools, asker, conversation, data.message)
     session.flush()
-    return conversation_public(session, conversation)
+    # The guest's key goes back to the caller alone, for a widget on a site without the cookie.
+    return conversation_public(session, conversation).model_copy(
+        update={"guest_key": asker.guest_key}
+    )
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationPublic)

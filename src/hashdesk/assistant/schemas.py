@@ -94,6 +94,9 @@ class ConversationPublic(BaseModel):
     ticket_tracking_id: str | None
     started_at: datetime
     messages: list[MessagePublic]
+    # Only in the answer that starts a guest's conversation: the key that owns it, for the
+    # X-Assistant-Key header of a widget on another site.
+    guest_key: str | None = None
 
 
 class FlowPublic(BaseModel):
