@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -36,6 +37,8 @@ from typing import Any
 
 import httpx
 import jwt
+import orjson
+import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -52,6 +55,8 @@ class Round:
     acked: int = 0
     delivered: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    server_cpu_s: float = 0.0  # the server's processes during the round (and its drain)
+    client_cpu_s: float = 0.0  # this load generator's
 
     def summary(self, duration: float) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms)
@@ -61,9 +66,12 @@ class Round:
                 round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2) if ordered else None
             )
 
+        per_message = 1000 / max(self.delivered, 1)
         return {"target": self.target, "rate": self.rate, "sent": self.sent, "acked": self.acked,
                 "delivered": self.delivered, "delivered_per_s": round(self.delivered / duration, 1),
-                "p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}  # fmt: skip
+                "p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+                "server_cpu_ms_per_msg": round(self.server_cpu_s * per_message, 3),
+                "client_cpu_ms_per_msg": round(self.client_cpu_s * per_message, 3)}  # fmt: skip
 
 
 def free_port() -> int:
@@ -74,8 +82,31 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children that are still running (the
+    workers of ``--workers``), from /proc: what a round cost the server, whatever else ran on
+    the machine meanwhile."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        one = pending.pop()
+        with suppress(OSError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{one}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+    return total
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+
 @contextmanager
-def process(command: list[str], env: dict[str, str], cwd: Path, port: int) -> Iterator[str]:
+def process(command: list[str], env: dict[str, str], cwd: Path, port: int) -> Iterator[Server]:
     log = (cwd / f"server-{port}.log").open("wb")
     proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -88,7 +119,7 @@ def process(command: list[str], env: dict[str, str], cwd: Path, port: int) -> It
             if proc.poll() is not None:
                 raise RuntimeError((cwd / f"server-{port}.log").read_text())
             time.sleep(0.2)
-        yield url
+        yield Server(url, proc.pid)
     finally:
         proc.terminate()
         with suppress(subprocess.TimeoutExpired):
@@ -204,43 +235,53 @@ async def accept_all(agents: list[ClientConnection], chats: int) -> None:
         raise RuntimeError(f"only {accepted} of {chats} chats were accepted")
 
 
+# Lean readers (orjson, no parsing of frames that are not counted): this client shares
+# the machine's cores with the server it measures.
+async def receive(ws: ClientConnection, results: list[Round]) -> None:
+    with suppress(asyncio.CancelledError, ConnectionClosed):
+        async for raw in ws:
+            if '"t:' not in raw:  # only the load's own messages are timed
+                continue
+            frame = orjson.loads(raw)
+            text = frame.get("text", "") if frame.get("type", "message") == "message" else ""
+            if text.startswith("t:") and frame.get("sender", {}).get("kind", "trader") == "trader":
+                _, phase, sent_at = text.split(":", 2)
+                result = results[int(phase)]
+                result.delivered += 1
+                result.latencies_ms.append((time.perf_counter() - float(sent_at)) * 1000)
+
+
+async def count_acks(ws: ClientConnection, results: list[Round]) -> None:
+    with suppress(asyncio.CancelledError, ConnectionClosed):
+        async for raw in ws:
+            if '"ack"' not in raw[:16]:  # '{"type":"ack"', with or without spaces
+                continue
+            frame = orjson.loads(raw)
+            results[int(str(frame["client_id"]).split("-")[1])].acked += 1
+
+
 async def drive(senders: list[Any], receivers: list[ClientConnection], rate: int,
-                duration: float, result: Round, frame_of: Any) -> None:  # fmt: skip
+                duration: float, result: Round, frame_of: Any, server_pid: int) -> None:  # fmt: skip
     """Open loop: ``rate`` messages a second spread over the senders, for ``duration`` s."""
-    await drive_phases(senders, receivers, [(result, rate, duration)], frame_of)
+    await drive_phases(senders, receivers, [(result, rate, duration)], frame_of, server_pid)
 
 
 async def drive_phases(senders: list[Any], receivers: list[ClientConnection],
-                       phases: list[tuple[Round, int, float]], frame_of: Any) -> None:  # fmt: skip
+                       phases: list[tuple[Round, int, float]], frame_of: Any,
+                       server_pid: int) -> None:  # fmt: skip
     """Open loop, phase after phase without a pause: ``rate`` messages a second for
-    ``seconds``, each message counted (sent, delivered, latency) in its phase's Round."""
+    ``seconds``, each message counted (sent, delivered, latency) in its phase's Round, and
+    the CPU time the server and this client spent during it (the last phase's includes the
+    drain after it)."""
     results = [phase[0] for phase in phases]
 
-    async def receive(ws: ClientConnection) -> None:
-        with suppress(asyncio.CancelledError, ConnectionClosed):
-            async for raw in ws:
-                frame = json.loads(raw)
-                text = frame.get("text", "") if frame.get("type", "message") == "message" else ""
-                if (
-                    text.startswith("t:")
-                    and frame.get("sender", {}).get("kind", "trader") == "trader"
-                ):
-                    _, phase, sent_at = text.split(":", 2)
-                    result = results[int(phase)]
-                    result.delivered += 1
-                    result.latencies_ms.append((time.perf_counter() - float(sent_at)) * 1000)
-
-    async def count_acks(ws: ClientConnection) -> None:
-        with suppress(asyncio.CancelledError, ConnectionClosed):
-            async for raw in ws:
-                frame = json.loads(raw)
-                if frame.get("type") == "ack":
-                    results[int(str(frame["client_id"]).split("-")[1])].acked += 1
-
-    readers = [asyncio.create_task(receive(ws)) for ws in receivers]
-    readers += [asyncio.create_task(count_acks(s[0])) for s in senders if isinstance(s, tuple)]
+    readers = [asyncio.create_task(receive(ws, results)) for ws in receivers]
+    readers += [asyncio.create_task(count_acks(s[0], results)) for s in senders
+                if isinstance(s, tuple)]  # fmt: skip
     n = 0
+    marks: list[tuple[float, float]] = []
     for index, (result, rate, seconds) in enumerate(phases):
+        marks.append((cpu_seconds(server_pid), time.process_time()))
         interval = 1.0 / rate
         start = time.perf_counter()
         sent = 0
@@ -254,15 +295,21 @@ async def drive_phases(senders: list[Any], receivers: list[ClientConnection],
             sent += 1
             n += 1
             with suppress(ConnectionClosed):  # counted as sent and not delivered
-                await ws.send(json.dumps(frame))
+                await ws.send(orjson.dumps(frame).decode())
     await asyncio.sleep(2.0)  # let the last messages arrive
+    marks.append((cpu_seconds(server_pid), time.process_time()))
+    for result, (server_at, client_at), (server_next, client_next) in zip(
+        results, marks, marks[1:], strict=False
+    ):
+        result.server_cpu_s = server_next - server_at
+        result.client_cpu_s = client_next - client_at
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
 
 
-async def bare_round(url: str, pairs: int, rate: int, duration: float) -> Round:
-    ws_url = url.replace("http", "ws")
+async def bare_round(server: Server, pairs: int, rate: int, duration: float) -> Round:
+    ws_url = server.url.replace("http", "ws")
     a_side = [
         await connect(f"{ws_url}/ws/{n}/a", max_queue=None, ping_interval=None)
         for n in range(pairs)
@@ -273,32 +320,37 @@ async def bare_round(url: str, pairs: int, rate: int, duration: float) -> Round:
     ]
     result = Round("bare relay", rate)
     await drive(a_side, b_side, rate, duration, result,
-                lambda ws, n, text, phase: (ws, {"text": text}))  # fmt: skip
+                lambda ws, n, text, phase: (ws, {"text": text}), server.pid)  # fmt: skip
     result.acked = result.sent  # the bare relay stores nothing and acknowledges nothing
     for ws in a_side + b_side:
         await ws.close()
     return result
 
 
+RUN = uuid.uuid4().hex[:6]  # client ids unique across runs, without a uuid per message
+_messages = itertools.count()  # and across rounds (``n`` starts again at 0 in each)
+
+
 def hashdesk_frame(sender: Any, n: int, text: str, phase: int) -> tuple[Any, dict[str, Any]]:
     return sender[0], {"type": "message", "chat": sender[1], "text": text,
-                       "client_id": f"m{uuid.uuid4().hex[:8]}-{phase}-{n}"}  # fmt: skip
+                       "client_id": f"m{RUN}-{phase}-{next(_messages)}"}  # fmt: skip
 
 
 async def hashdesk_round(agents: list[ClientConnection], traders: list[Any], rate: int,
-                         duration: float) -> Round:  # fmt: skip
+                         duration: float, server: Server) -> Round:  # fmt: skip
     result = Round("hashdesk", rate)
-    await drive(traders, agents, rate, duration, result, hashdesk_frame)
+    await drive(traders, agents, rate, duration, result, hashdesk_frame, server.pid)
     return result
 
 
 async def spike_rounds(agents: list[ClientConnection], traders: list[Any], base: int,
-                       baseline_seconds: float, spike_seconds: float) -> list[Round]:  # fmt: skip
+                       baseline_seconds: float, spike_seconds: float,
+                       server: Server) -> list[Round]:  # fmt: skip
     """The baseline rate, then five times it, then the baseline again, back to back."""
     phases = [(Round("baseline", base), base, baseline_seconds),
               (Round("spike 5x", base * 5), base * 5, spike_seconds),
               (Round("after", base), base, baseline_seconds)]  # fmt: skip
-    await drive_phases(traders, agents, phases, hashdesk_frame)
+    await drive_phases(traders, agents, phases, hashdesk_frame, server.pid)
     return [phase[0] for phase in phases]
 
 
@@ -316,24 +368,25 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         bare_port = free_port()
         bare_cmd = [str(VENV_BIN / "uvicorn"), "bench.chat_bare_relay:app", "--port", str(bare_port),
                     "--log-level", "warning", "--ws-per-message-deflate", "false"]  # fmt: skip
-        node_cmd = [str(VENV_BIN / "hashdesk"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        node_cmd = [str(VENV_BIN / "hashdesk"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                    "--workers", str(args.workers)]  # fmt: skip
         bare_env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        with process(node_cmd, env, workdir, port) as url, \
-                process(bare_cmd, bare_env, workdir, bare_port) as bare_url:  # fmt: skip
-            agents, traders = await hashdesk_pairs(url, emails, args.chats)
+        with process(node_cmd, env, workdir, port) as node, \
+                process(bare_cmd, bare_env, workdir, bare_port) as bare:  # fmt: skip
+            agents, traders = await hashdesk_pairs(node.url, emails, args.chats)
             await accept_all(agents, args.chats)
             if args.spike:
                 for result in await spike_rounds(agents, traders, args.spike, args.duration,
-                                                 args.spike_seconds):  # fmt: skip
+                                                 args.spike_seconds, node):  # fmt: skip
                     seconds = args.spike_seconds if result.target == "spike 5x" else args.duration
                     rounds.append(result.summary(seconds))
                     print(json.dumps(rounds[-1]), flush=True)
                 rates = []
             for rate in rates:
-                bare = await bare_round(bare_url, args.chats, rate, args.duration)
-                rounds.append(bare.summary(args.duration))
+                relay = await bare_round(bare, args.chats, rate, args.duration)
+                rounds.append(relay.summary(args.duration))
                 print(json.dumps(rounds[-1]), flush=True)
-                ours = await hashdesk_round(agents, traders, rate, args.duration)
+                ours = await hashdesk_round(agents, traders, rate, args.duration, node)
                 rounds.append(ours.summary(args.duration))
                 print(json.dumps(rounds[-1]), flush=True)
             for ws in agents + [t[0] for t in traders]:
@@ -354,11 +407,18 @@ def main() -> None:
                         help="instead of --rates: BASE msg/s for --duration, 5 x BASE for "
                         "--spike-seconds, BASE again for --duration")  # fmt: skip
     parser.add_argument("--spike-seconds", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=1, help="hashdesk serve --workers")
+    parser.add_argument("--client-loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.chats > args.agents * 20:
         parser.error("--chats must be at most 20 x --agents")
-    report = asyncio.run(main_async(args))
+    # uvloop: the cheaper loop for this client, which shares the cores with the servers.
+    report = (
+        uvloop.run(main_async(args))
+        if args.client_loop == "uvloop"
+        else asyncio.run(main_async(args))
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
 

@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from hashdesk import __version__
 from hashdesk.chains.tracer import TraceScopeMiddleware
+from hashdesk.chat.origins import WidgetOriginsMiddleware
 from hashdesk.config import Settings, get_settings
 from hashdesk.runtime import Runtime
 from hashdesk.web import problems
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         https_only=settings.cookie_secure,
         max_age=12 * 3600,
     )
+    # Outermost: another site's widget request is answered (preflight) or refused before
+    # anything else runs.
+    app.add_middleware(WidgetOriginsMiddleware)
     problems.install(app)
     for router in _routers():
         app.include_router(router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.cwd() / "var"
@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         description="YAML file of the chat queues' follow-the-sun opening hours and chains "
         "(see hashdesk/chat/schedules.py); unset: queues are always open",
     )
+    chat_allowed_origins: str = Field(
+        default="", description="the sites that embed the chat widget (origins like "
+        "https://exchange.example, separated by commas); other sites' widget requests and "
+        "chat sockets are refused. Empty: this site only"
+    )  # fmt: skip
     chat_trusted_proxy_header: str | None = Field(
         default=None, description="header the reverse proxy puts the client address in "
         "(e.g. X-Forwarded-For; its last entry is used); unset: the socket's peer address"
@@ -116,6 +121,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @field_validator("chat_allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: str) -> str:
+        from hashdesk.chat.origins import parse_origins  # the chat domain owns the format
+
+        return ", ".join(sorted(parse_origins(value)))
 
 
 @lru_cache

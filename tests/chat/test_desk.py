@@ -30,6 +30,7 @@ from hashdesk.tickets.models import Macro, Ticket
 from tests.assistant.assistant_fakes import ScriptedSearcher, word_language
 from tests.chat.conftest import agent_socket, socket, start_accepted_chat, trader_socket
 from tests.chat.test_guard import HEX_64
+from tests.chat.test_guests import prove_guest_email
 from tests.conftest import exchange_token, make_agent, make_trader, open_ticket
 
 pytestmark = pytest.mark.timeout(120)
@@ -303,8 +304,13 @@ def test_a_guest_gets_the_transcript_by_email_in_the_chats_language(
     no_key = client.post(f"{CHATS}/{chat}/transcript", headers={"X-CSRF-Token": csrf},
                                  json={"email": "visitor@example.com", "key": "0" * 40})  # fmt: skip
     assert no_key.status_code == 404
+    guest_pass = {"email": "visitor@example.com", "key": key}
+    unproven = client.post(f"{CHATS}/{chat}/transcript", headers={"X-CSRF-Token": csrf},
+                           json=guest_pass)  # fmt: skip
+    assert unproven.status_code == 409 and "Confirm your email address first" in unproven.text
+    prove_guest_email(client, session, chat, guest_pass, csrf)
     sent = client.post(f"{CHATS}/{chat}/transcript", headers={"X-CSRF-Token": csrf},
-                               json={"email": "visitor@example.com", "key": key})  # fmt: skip
+                               json=guest_pass)  # fmt: skip
     assert sent.status_code == 202, sent.text
     assert session.get(Chat, chat) is not None
     mail = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()

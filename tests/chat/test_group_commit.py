@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hashdesk.accounts.queries import trader_principal
-from hashdesk.chat.actions import NewMessage, Posted, check_post_messages
+from hashdesk.accounts.queries import agent_principal, trader_principal
+from hashdesk.chat.actions import NewMessage, Posted, check_post_messages, lock_chats_for_posting
 from hashdesk.chat.guard import NOTICE
 from hashdesk.chat.models import Chat, ChatMessage, ChatStatus
+from hashdesk.chat.queries import may_see
 from hashdesk.core.errors import Conflict, DomainError
 from hashdesk.core.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter, hit_limit_many
-from tests.conftest import make_trader
+from tests.conftest import make_agent, make_trader
 
 pytestmark = pytest.mark.timeout(60)
 SEED = "abandon ability able about above absent absorb abstract absurd abuse access accident"
@@ -75,6 +76,35 @@ def test_a_batch_numbers_each_chat_in_arrival_order_and_answers_each_post(
     assert session.get(Chat, closed.id).last_seq == 0  # type: ignore[union-attr]
     notice = session.scalars(select(ChatMessage).where(ChatMessage.seq == 3)).one()
     assert notice.sender_kind == "system" and notice.body == NOTICE
+
+
+def test_the_writers_rows_of_chats_check_access_and_record_an_agents_first_response(
+    session: Session,
+) -> None:
+    """The gateway's writer reads locked rows, not ORM chats: an agent's first message in a
+    chat still stamps its first response (once), and a trader passes only on its own chat."""
+    trader, stranger = make_trader(session), make_trader(session, "u-2002")
+    agent = make_agent(session)
+    chat = _chat(session, trader.id)
+    chat.agent_id = agent.id
+    session.commit()
+    rows = lock_chats_for_posting(session, {chat.id})
+    row = rows[chat.id]
+    assert (row.trader_id, row.agent_id, row.first_response_at) == (trader.id, agent.id, None)
+    secret = "k" * 32
+    assert may_see(trader_principal(trader), row, key=None, secret=secret)
+    assert not may_see(trader_principal(stranger), row, key=None, secret=secret)
+    as_agent = agent_principal(agent)
+    check_post_messages(session, [NewMessage(row, trader_principal(trader), "hi", "t1"),
+                                  NewMessage(row, as_agent, "hello", "a1")])  # fmt: skip
+    session.commit()
+    first = session.scalar(select(Chat.first_response_at).where(Chat.id == chat.id))
+    assert first is not None
+    again = lock_chats_for_posting(session, {chat.id})[chat.id]
+    check_post_messages(session, [NewMessage(again, as_agent, "more", "a2")])
+    session.commit()
+    assert session.scalar(select(Chat.first_response_at).where(Chat.id == chat.id)) == first
+    assert session.scalar(select(Chat.last_seq).where(Chat.id == chat.id)) == 3
 
 
 def _limit_many_checks(limiter: MemoryRateLimiter | RedisRateLimiter) -> None:

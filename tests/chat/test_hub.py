@@ -4,6 +4,7 @@ chat, on both bus backends."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -23,14 +24,16 @@ async def _exercise(bus: EventBus) -> None:
         for chat, n in ((1, 1), (2, 1), (1, 2), (3, 1)):
             await asyncio.to_thread(bus.publish, CHATS_CHANNEL, {"chat": chat, "n": n})
         got = [await asyncio.wait_for(first.get(), 5) for _ in range(2)]
-        assert got == [{"chat": 1, "n": 1}, {"chat": 1, "n": 2}]
+        assert [delivery.event for delivery in got] == [{"chat": 1, "n": 1}, {"chat": 1, "n": 2}]
+        # Both followers of chat 1 get the same delivery: its JSON text is made once for all.
         assert [await asyncio.wait_for(also_first.get(), 5) for _ in range(2)] == got
-        assert await asyncio.wait_for(other.get(), 5) == {"chat": 2, "n": 1}
+        assert [json.loads(delivery.text) for delivery in got] == [d.event for d in got]
+        assert (await asyncio.wait_for(other.get(), 5)).event == {"chat": 2, "n": 1}
         hub.forget(1, first)
         hub.forget(1, also_first)
         await asyncio.to_thread(bus.publish, CHATS_CHANNEL, {"chat": 1, "n": 3})
         await asyncio.to_thread(bus.publish, CHATS_CHANNEL, {"chat": 2, "n": 2})
-        assert await asyncio.wait_for(other.get(), 5) == {"chat": 2, "n": 2}
+        assert (await asyncio.wait_for(other.get(), 5)).event == {"chat": 2, "n": 2}
         assert first.empty() and 1 not in hub.listeners
     finally:
         await hub.stop()
@@ -62,8 +65,8 @@ async def _exercise_publish(bus: EventBus) -> None:
             await hub.publish([(CHATS_CHANNEL, {"chat": 1, "n": 3})])
             assert await other_channel.get(timeout=5) == {"n": 0}
         got = [await asyncio.wait_for(one.get(), 5) for _ in range(3)]
-        assert [event["n"] for event in got] == [1, 2, 3]
-        assert await asyncio.wait_for(two.get(), 5) == {"chat": 2, "n": 1}
+        assert [delivery.event["n"] for delivery in got] == [1, 2, 3]
+        assert (await asyncio.wait_for(two.get(), 5)).event == {"chat": 2, "n": 1}
     finally:
         await hub.stop()
 

@@ -116,6 +116,41 @@ def test_resume_sends_only_what_came_after_the_last_seen_seq_then_live_ones(
             assert seqs == sorted(set(seqs)), "a message came twice or out of order"
 
 
+def test_a_sender_gets_its_ack_in_its_messages_place_and_never_an_echo(
+    client: TestClient, another_client: TestClient, settings: Settings, session: Session
+) -> None:
+    """The ack stands in for the sender's own message, in the chat's order; the sender's
+    other socket and a later resume get the message itself: nothing lost, nothing twice."""
+    agent = make_agent(session)
+    trader = make_trader(session)
+    with (
+        agent_socket(another_client, agent) as desk,
+        trader_socket(client, settings, trader) as sock,
+        trader_socket(client, settings, trader) as other_tab,
+    ):
+        chat = start_accepted_chat(sock, desk, "hello")
+        other_tab.send(type="resume", chat=chat, last_seq=0)
+        acks = [sock.say(chat, f"line {n}") for n in range(3)]
+        assert [ack["duplicate"] for ack in acks] == [False] * 3 and all(a["at"] for a in acks)
+        reply = desk.say(chat, "Hi, looking at it.")
+        sock.expect("message", seq=reply["seq"])
+        other_tab.expect("message", seq=reply["seq"])
+        sent = {ack["client_id"] for ack in acks}
+        assert not [f for f in sock.seen if f.get("type") == "message" and f["client_id"] in sent]
+        stream = [f["seq"] for f in sock.seen if f.get("type") in ("message", "ack")]
+        assert stream == list(range(1, reply["seq"] + 1)), "out of order, repeated or lost"
+        assert [f["text"] for f in other_tab.messages() if f["client_id"] in sent] == [
+            "line 0", "line 1", "line 2",
+        ]  # fmt: skip
+        resent = sock.say(chat, "line 0", client_id=acks[0]["client_id"])
+        assert resent == {**acks[0], "duplicate": True}
+    with trader_socket(client, settings, trader) as again:
+        again.send(type="resume", chat=chat, last_seq=0)
+        again.expect("message", seq=reply["seq"])
+        replayed = [f["seq"] for f in again.messages()]
+        assert replayed == list(range(1, reply["seq"] + 1))
+
+
 def test_a_trader_cannot_join_or_post_to_another_traders_chat(
     client: TestClient, another_client: TestClient, settings: Settings, session: Session
 ) -> None:

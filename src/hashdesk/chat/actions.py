@@ -10,7 +10,8 @@ agent's workspace).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import case, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import Executable
 
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import trader_principal
@@ -77,19 +79,39 @@ class Opening:
     accept_language: str | None = None
     text: str | None = None
     client_id: str | None = None
+    # Runs once the chat exists, before it is routed (the assistant hand-off, whose predicted
+    # category routing reads).
+    before_routing: Callable[[Session, Chat], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message the group commit stored, as its row: the same fields as ``ChatMessage``
+    without an ORM instance (building one per message was the writer's largest cost,
+    bench/RESULTS.md "Live chat load")."""
+
+    chat_id: int
+    seq: int
+    sender_kind: str
+    sender_id: int
+    sender_name: str
+    client_id: str | None
+    body: str
+    redacted: list[str]
+    created_at: datetime
 
 
 @dataclass(frozen=True)
 class Posted:
-    message: ChatMessage
+    message: ChatMessage | StoredMessage
     duplicate: bool  # the client resent a message already stored (same client_id)
-    notice: ChatMessage | None = None  # the secret guard's notice, when it redacted
+    notice: ChatMessage | StoredMessage | None = None  # the secret guard's, when it redacted
 
 
 # --- frames: how stored things look on the wire ------------------------------------------------
 
 
-def message_frame(message: ChatMessage) -> dict[str, Any]:
+def message_frame(message: ChatMessage | StoredMessage) -> dict[str, Any]:
     return {
         "type": "message", "chat": message.chat_id, "seq": message.seq,
         "sender": {"kind": message.sender_kind, "id": message.sender_id,
@@ -185,6 +207,8 @@ def do_start_chat(
     session.add(ChatParticipant(chat_id=chat.id, kind=kind.value, person_id=principal.id))
     if opening.text:
         do_post_message(session, chat, principal, opening.text, opening.client_id)
+    if opening.before_routing is not None:
+        opening.before_routing(session, chat)
     route_chat(session, chat, presence, settings)
     return chat
 
@@ -264,11 +288,41 @@ def check_post_message(
     return do_post_message(session, chat, sender, text, client_id)
 
 
+@dataclass(slots=True)
+class ChatRow:
+    """What posting reads of a chat: the writer locks and reads these columns of a batch's
+    chats rather than ORM instances (loading those was a large share of its time,
+    bench/RESULTS.md "Live chat load")."""
+
+    id: int
+    trader_id: int | None
+    guest_email: str | None
+    agent_id: int | None
+    status: str
+    language: str
+    first_response_at: datetime | None
+
+
+_CHAT_ROW_COLUMNS = [getattr(Chat, name) for name in ChatRow.__dataclass_fields__]
+
+
+def lock_chats_for_posting(session: Session, chat_ids: set[int]) -> dict[int, ChatRow]:
+    """The chats, locked in id order: what the numbering UPDATE would lock anyway, without
+    two nodes' batches waiting on each other in a cycle."""
+    query = (
+        select(*_CHAT_ROW_COLUMNS)
+        .where(Chat.id.in_(sorted(chat_ids)))
+        .order_by(Chat.id)
+        .with_for_update()
+    )
+    return {row[0]: ChatRow(*row) for row in session.execute(query)}
+
+
 @dataclass(frozen=True)
 class NewMessage:
     """One message of a group commit; ``chat`` was read (and access checked) in the session."""
 
-    chat: Chat
+    chat: Chat | ChatRow
     sender: Principal
     text: str
     client_id: str | None
@@ -309,15 +363,13 @@ def check_post_messages(
                                                                   SenderKind.GUEST)  # fmt: skip
         numbers[post.chat.id] = numbers.get(post.chat.id, 0) + 1 + int(notice)
         planned.append((index, post, cleaned))
-    next_seq = _take_numbers(session, numbers)
+    next_seq = _take_numbers(session, numbers, {post.chat.id: post.chat for post in posts})
     now = utcnow()  # one time for the batch: its messages are stored by one commit
-    rows: list[dict[str, Any]] = []
+    rows: list[StoredMessage] = []
     for index, post, cleaned in planned:
         results[index] = _new_message(session, post, cleaned, next_seq, now, rows)
-    if rows:
-        # One multi-row INSERT, without the unit of work's per-object bookkeeping; the
-        # messages handed back are not attached to the session (nothing reads their id).
-        session.execute(insert(ChatMessage.metadata.tables[ChatMessage.__tablename__]), rows)
+    _insert_messages(session, rows)
+    _note_first_responses(session, [post for _, post, _ in planned], now)
     for index, first in resent:
         earlier = results[first]
         assert isinstance(earlier, Posted)
@@ -327,7 +379,7 @@ def check_post_messages(
     return done
 
 
-def _check_may_post(chat: Chat, sender: Principal) -> None:
+def _check_may_post(chat: Chat | ChatRow, sender: Principal) -> None:
     if sender.kind is PrincipalKind.AGENT and (
         chat.agent_id != sender.id or chat.status != ChatStatus.ACTIVE
     ):
@@ -336,41 +388,90 @@ def _check_may_post(chat: Chat, sender: Principal) -> None:
         raise Conflict("This chat is {status}; start a new one.", status=chat.status)
 
 
+_MESSAGE_FIELDS = tuple(StoredMessage.__dataclass_fields__)
+_MESSAGES = ChatMessage.metadata.tables[ChatMessage.__tablename__]
+_SENT_BEFORE = text(
+    "(chat_messages.chat_id, chat_messages.client_id) IN (SELECT * FROM"
+    " unnest(CAST(:chat_ids AS bigint[]), CAST(:client_ids AS varchar[])))"
+)
+
+
 def _stored_by_client_id(
     session: Session, posts: Sequence[NewMessage]
-) -> dict[tuple[int, str], ChatMessage]:
-    pairs = {(post.chat.id, post.client_id) for post in posts if post.client_id is not None}
+) -> dict[tuple[int, str], StoredMessage]:
+    pairs = sorted({(post.chat.id, post.client_id) for post in posts
+                    if post.client_id is not None})  # fmt: skip
     if not pairs:
         return {}
-    query = select(ChatMessage).where(
-        tuple_(ChatMessage.chat_id, ChatMessage.client_id).in_(sorted(pairs))
-    )
-    return {(m.chat_id, m.client_id or ""): m for m in session.scalars(query)}
+    columns = [_MESSAGES.c[name] for name in _MESSAGE_FIELDS]
+    query = select(*columns).where(tuple_(ChatMessage.chat_id, ChatMessage.client_id).in_(pairs))
+    if session.get_bind().dialect.name == "postgresql":
+        # The same statement text for any batch (an IN of N pairs is compiled anew each time).
+        query = select(*columns).where(_SENT_BEFORE.bindparams(
+            chat_ids=[chat for chat, _ in pairs], client_ids=[cid for _, cid in pairs]))  # fmt: skip
+    found = (StoredMessage(*row) for row in session.execute(query))
+    return {(m.chat_id, m.client_id or ""): m for m in found}
 
 
-def _take_numbers(session: Session, numbers: dict[int, int]) -> dict[int, int]:
+_TAKE_NUMBERS = text(
+    "UPDATE chats SET last_seq = chats.last_seq + taken.n"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS bigint[])) AS taken(id, n)"
+    " WHERE chats.id = taken.id RETURNING chats.id, chats.last_seq"
+)
+
+
+_INSERT_MESSAGES = text(
+    "INSERT INTO chat_messages (chat_id, seq, sender_kind, sender_id, sender_name, client_id,"
+    " body, redacted, created_at) SELECT * FROM unnest(CAST(:chat_id AS integer[]),"
+    " CAST(:seq AS integer[]), CAST(:sender_kind AS varchar[]), CAST(:sender_id AS integer[]),"
+    " CAST(:sender_name AS varchar[]), CAST(:client_id AS varchar[]), CAST(:body AS text[]),"
+    " CAST(:redacted AS json[]), CAST(:created_at AS timestamptz[]))"
+)
+
+
+def _insert_messages(session: Session, messages: list[StoredMessage]) -> None:
+    """One statement for the batch, without the unit of work's per-object bookkeeping (the
+    messages handed back are not attached to the session: nothing reads their id)."""
+    if not messages:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        rows = [{name: getattr(m, name) for name in _MESSAGE_FIELDS} for m in messages]
+        session.execute(insert(_MESSAGES), rows)
+        return
+    # One row of arrays: PostgreSQL runs one INSERT, rather than one per message (what an
+    # executemany sends, even pipelined; the writer's largest cost once it built no ORM
+    # objects, bench/RESULTS.md).
+    columns: dict[str, list[Any]] = {name: [] for name in _MESSAGE_FIELDS}
+    for message in messages:
+        for name in _MESSAGE_FIELDS:
+            columns[name].append(getattr(message, name))
+    columns["redacted"] = [json.dumps(kinds) for kinds in columns["redacted"]]
+    session.execute(_INSERT_MESSAGES.bindparams(**columns))
+
+
+def _take_numbers(
+    session: Session, numbers: dict[int, int], chats: dict[int, Chat | ChatRow]
+) -> dict[int, int]:
     """The first new ``seq`` of each chat, after taking ``numbers[chat]`` of them."""
     if not numbers:
         return {}
-    bumped = (
-        update(Chat)
-        .where(Chat.id.in_(sorted(numbers)))
-        .values(last_seq=Chat.last_seq + case(numbers, value=Chat.id))
-        .returning(Chat.id, Chat.last_seq)
-        .execution_options(synchronize_session=False)
-    )
+    bumped: Executable
     if session.get_bind().dialect.name == "postgresql":
         # The same statement text for any batch (a CASE with one branch per chat is compiled
         # anew each time, measured as the largest cost of this function).
-        bumped = text(
-            "UPDATE chats SET last_seq = chats.last_seq + taken.n"
-            " FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS bigint[])) AS taken(id, n)"
-            " WHERE chats.id = taken.id RETURNING chats.id, chats.last_seq"
-        ).bindparams(ids=list(numbers), ns=list(numbers.values()))  # type: ignore[assignment]
+        bumped = _TAKE_NUMBERS.bindparams(ids=list(numbers), ns=list(numbers.values()))
+    else:
+        bumped = (
+            update(Chat)
+            .where(Chat.id.in_(sorted(numbers)))
+            .values(last_seq=Chat.last_seq + case(numbers, value=Chat.id))
+            .returning(Chat.id, Chat.last_seq)
+            .execution_options(synchronize_session=False)
+        )
     first: dict[int, int] = {}
     for chat_id, last in session.execute(bumped).all():
-        chat = session.get(Chat, chat_id)
-        if chat is not None:
+        chat = chats.get(chat_id)
+        if isinstance(chat, Chat):
             set_committed_value(chat, "last_seq", last)
         first[chat_id] = int(last) - numbers[chat_id] + 1
     return first
@@ -382,28 +483,37 @@ def _new_message(
     cleaned: guard.Redaction,
     next_seq: dict[int, int],
     now: datetime,
-    rows: list[dict[str, Any]],
+    rows: list[StoredMessage],
 ) -> Posted:
     chat, kind = post.chat, _sender_kind(post.sender)
 
-    def add(kind: SenderKind, body: str, **fields: Any) -> ChatMessage:
-        row = dict(chat_id=chat.id, seq=next_seq[chat.id], sender_kind=kind.value, body=body,
-                   created_at=now, **fields)  # fmt: skip
+    def add(kind: SenderKind, body: str, sender_id: int, sender_name: str,
+            client_id: str | None, redacted: list[str]) -> StoredMessage:  # fmt: skip
+        message = StoredMessage(chat.id, next_seq[chat.id], kind.value, sender_id, sender_name,
+                                client_id, body, redacted, now)  # fmt: skip
         next_seq[chat.id] += 1
-        rows.append(row)
-        message = ChatMessage(**row)
+        rows.append(message)
         publish_on_commit(session, chat_channel(chat.id), message_frame(message))
         return message
 
-    message = add(kind, cleaned.text, sender_id=post.sender.id, sender_name=post.sender.name,
-                  client_id=post.client_id, redacted=list(cleaned.kinds))  # fmt: skip
+    message = add(kind, cleaned.text, post.sender.id, post.sender.name, post.client_id,
+                  list(cleaned.kinds))  # fmt: skip
     notice = None
     if cleaned.changed and kind in (SenderKind.TRADER, SenderKind.GUEST):
-        notice = add(SenderKind.SYSTEM, _translate(chat.language, guard.NOTICE),
-                     sender_id=0, sender_name="", client_id=None, redacted=[])  # fmt: skip
-    if kind is SenderKind.AGENT and chat.first_response_at is None:
-        chat.first_response_at = message.created_at
+        notice = add(SenderKind.SYSTEM, _translate(chat.language, guard.NOTICE), 0, "", None, [])
     return Posted(message, duplicate=False, notice=notice)
+
+
+def _note_first_responses(session: Session, posts: list[NewMessage], now: datetime) -> None:
+    """An agent's first message in a chat is its first response (for the response times)."""
+    first = {post.chat.id: post.chat for post in posts
+             if post.sender.kind is PrincipalKind.AGENT and post.chat.first_response_at is None}  # fmt: skip
+    rows = [chat.id for chat in first.values() if isinstance(chat, ChatRow)]
+    for chat in first.values():
+        chat.first_response_at = now
+    if rows:
+        session.execute(update(Chat).where(Chat.id.in_(rows), Chat.first_response_at.is_(None))
+                        .values(first_response_at=now).execution_options(synchronize_session=False))  # fmt: skip
 
 
 def do_mark_read(session: Session, chat: Chat, reader: Principal, seq: int) -> int:

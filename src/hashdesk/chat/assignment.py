@@ -1,8 +1,9 @@
 """What routing reads before it decides, and the seat it takes after: the database and the
 presence store on one side, the pure rules of ``routing`` on the other.
 
-- ``with_skills``: the online agents' category and region skills (``chat_agent_skills``),
-  added to their presence entries.
+- ``with_skills``: the online agents' languages, category and region skills and the
+  capacity an admin set (``agents``, ``chat_agent_skills``), put over their presence
+  entries, so what an admin changes in the console counts from the next decision.
 - ``needs_of``: what a chat asks for: its language and regions (or, when its queue is closed,
   those of the next open queue of its follow-the-sun chain), its VIP tier, account manager,
   the agents who passed it over, and the assistant's predicted category.
@@ -22,11 +23,12 @@ from datetime import datetime
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
-from hashdesk.chat import routing
+from hashdesk.accounts.models import Agent
+from hashdesk.chat import routing, staffing
 from hashdesk.chat.models import AccountManager, AgentSkills, Chat, ChatStatus
 from hashdesk.chat.presence import AgentPresence, PresenceStore
 from hashdesk.chat.records import ChatHandoff
-from hashdesk.chat.schedules import Placement, ScheduleError, load_schedules
+from hashdesk.chat.schedules import Placement
 from hashdesk.config import Settings
 
 log = logging.getLogger(__name__)
@@ -34,14 +36,26 @@ HOLDING = (ChatStatus.OFFERED.value, ChatStatus.ACTIVE.value)
 
 
 def with_skills(session: Session, agents: list[AgentPresence]) -> list[AgentPresence]:
+    """``agents`` as the database describes them now (one query): the presence entry keeps
+    what the agent's console said when it went online, an admin may have changed it since."""
     ids = [agent.agent_id for agent in agents]
     if not ids:
         return agents
-    rows = session.scalars(select(AgentSkills).where(AgentSkills.agent_id.in_(ids)))
-    skills = {row.agent_id: row for row in rows}
-    return [replace(agent, categories=list(skills[agent.agent_id].categories),
-                    regions=list(skills[agent.agent_id].regions))
-            if agent.agent_id in skills else agent for agent in agents]  # fmt: skip
+    query = (select(Agent.id, Agent.languages, AgentSkills)
+             .outerjoin(AgentSkills, AgentSkills.agent_id == Agent.id).where(Agent.id.in_(ids)))  # fmt: skip
+    rows = {agent_id: (languages, skills) for agent_id, languages, skills in session.execute(query)}
+    return [_as_stored(agent, *rows[agent.agent_id]) if agent.agent_id in rows else agent
+            for agent in agents]  # fmt: skip
+
+
+def _as_stored(
+    agent: AgentPresence, languages: list[str] | None, skills: AgentSkills | None
+) -> AgentPresence:
+    if skills is None:
+        return replace(agent, languages=list(languages or agent.languages))
+    return replace(agent, languages=list(languages or agent.languages),
+                   categories=list(skills.categories), regions=list(skills.regions),
+                   capacity=skills.capacity or agent.capacity)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,19 +66,16 @@ class Needs:
     placement: Placement | None
 
 
-def placement_of(chat: Chat, settings: Settings, at: datetime) -> Placement | None:
-    """The chat's follow-the-sun queue at ``at``. A broken schedules file must not stop
-    chats: it is logged (naming what is wrong) and the chat is routed without schedules."""
-    try:
-        schedules = load_schedules(settings.chat_schedules_file)
-    except ScheduleError as error:
-        log.error("chat schedules ignored: %s", error)
-        return None
+def placement_of(
+    session: Session, chat: Chat, settings: Settings, at: datetime
+) -> Placement | None:
+    """The chat's follow-the-sun queue at ``at`` (schedules: ``staffing.schedules_for``)."""
+    schedules = staffing.schedules_for(session, settings)
     return schedules.place(routing.language_group(chat.language), chat.region, at)
 
 
 def needs_of(session: Session, chat: Chat, settings: Settings, at: datetime) -> Needs:
-    placement = placement_of(chat, settings, at)
+    placement = placement_of(session, chat, settings, at)
     language, regions = chat.language, frozenset({chat.region} if chat.region else ())
     if placement is not None and placement.moved_from is not None:
         language, regions = placement.queue.language, placement.queue.regions

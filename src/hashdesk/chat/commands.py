@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
 from hashdesk.accounts.queries import get_agent_by_email, get_trader_by_external_id
 from hashdesk.chat.actions import check_set_agent_skills, do_set_account_manager
-from hashdesk.chat.schedules import ScheduleError, load_schedules
+from hashdesk.chat.schedules import ScheduleError, Schedules, load_schedules
+from hashdesk.chat.staffing import do_import_schedules, stored_schedules
 from hashdesk.config import get_settings
+from hashdesk.core.auth import SYSTEM
 from hashdesk.core.clock import utcnow
 from hashdesk.core.command_session import command_transaction
 from hashdesk.core.errors import DomainError
@@ -70,18 +74,44 @@ def skills(agent_email: str, categories: tuple[str, ...], regions: tuple[str, ..
 @chat.command("schedules")
 @click.option("--at", "moment", type=click.DateTime(["%Y-%m-%dT%H:%M"]), default=None,
               help="a UTC time (YYYY-MM-DDTHH:MM) to check instead of now")  # fmt: skip
-def schedules(moment: datetime | None) -> None:
-    """Check HASHDESK_CHAT_SCHEDULES_FILE and show which queues are open, and where each
-    queue's chats go while it is closed."""
+@click.option("--import", "import_file", is_flag=True,
+              help="store HASHDESK_CHAT_SCHEDULES_FILE in the database (replacing the queues "
+                   "there), where the console edits them")  # fmt: skip
+def schedules(moment: datetime | None, import_file: bool) -> None:
+    """Show which queues are open and where each queue's chats go while it is closed: the
+    queues kept in the database (edited on /console/chats/schedules), else those of
+    HASHDESK_CHAT_SCHEDULES_FILE."""
     settings = get_settings()
-    if settings.chat_schedules_file is None:
-        raise click.ClickException("HASHDESK_CHAT_SCHEDULES_FILE is not set: queues never close.")
+    with command_transaction() as session:
+        if import_file:
+            _import(session, settings.chat_schedules_file)
+        try:
+            loaded = stored_schedules(session)
+            source = "the database"
+            if loaded is None:
+                source = str(settings.chat_schedules_file)
+                if settings.chat_schedules_file is None:
+                    raise click.ClickException("No queues in the database and "
+                                               "HASHDESK_CHAT_SCHEDULES_FILE is not set: queues "
+                                               "never close.")  # fmt: skip
+                loaded = load_schedules(settings.chat_schedules_file)
+        except ScheduleError as error:
+            raise click.ClickException(str(error)) from None
+    _show(loaded, source, moment.replace(tzinfo=UTC) if moment else utcnow())
+
+
+def _import(session: Session, path: Path | None) -> None:
+    if path is None:
+        raise click.ClickException("HASHDESK_CHAT_SCHEDULES_FILE is not set: nothing to import.")
     try:
-        loaded = load_schedules(settings.chat_schedules_file)
+        count = do_import_schedules(session, SYSTEM, load_schedules(path))
     except ScheduleError as error:
         raise click.ClickException(str(error)) from None
-    at = moment.replace(tzinfo=UTC) if moment else utcnow()
-    click.echo(f"{len(loaded.queues)} queues at {at:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"Imported {count} queues from {path}.")
+
+
+def _show(loaded: Schedules, source: str, at: datetime) -> None:
+    click.echo(f"{len(loaded.queues)} queues (from {source}) at {at:%Y-%m-%d %H:%M} UTC")
     for queue in loaded.queues:
         placement = loaded.place(queue.language, next(iter(sorted(queue.regions)), ""), at)
         state = "open" if queue.is_open(at) else "closed"

@@ -11,6 +11,7 @@ stay where they are.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,11 @@ from hashdesk.accounts.queries import trader_principal
 from hashdesk.assistant.actions import Predictor
 from hashdesk.assistant.actions import transcript as assistant_transcript
 from hashdesk.assistant.models import AssistantConversation, Author, Outcome
+from hashdesk.assistant.queries import Asker, access_conversation
 from hashdesk.assistant.queries import list_messages as assistant_messages
-from hashdesk.chat import actions, guard
+from hashdesk.assistant.routes import GUEST_KEY as ASSISTANT_GUEST_KEY
+from hashdesk.assistant.service import get_tools
+from hashdesk.chat import actions, guard, guests
 from hashdesk.chat.models import OPEN_STATUSES, Chat, ChatStatus, SenderKind
 from hashdesk.chat.queries import list_messages_after
 from hashdesk.chat.records import ChatAttachment, ChatHandoff, ChatNote, ChatOutcome
@@ -34,6 +38,7 @@ from hashdesk.core.errors import Conflict, InvalidInput, NotFound, PermissionDen
 from hashdesk.core.events import publish_on_commit
 from hashdesk.core.i18n import N_, gettext_for
 from hashdesk.notify.actions import do_enqueue_email
+from hashdesk.runtime import Runtime
 from hashdesk.tickets import actions as ticket_actions
 from hashdesk.tickets.attachments import Upload, check_uploads, store
 from hashdesk.tickets.departments import Department
@@ -113,6 +118,25 @@ def check_link_assistant(
     session.flush()
     _tell_workspaces(session, chat, "handoff")
     return handoff
+
+
+def assistant_linker(
+    runtime: Runtime, principal: Principal, browser_session: Mapping[str, Any], conversation_id: int
+) -> Callable[[Session, Chat], None]:
+    """For a ``start`` frame that names the assistant conversation it follows: attach it to
+    the new chat before the chat is routed, so the first offer already goes by the predicted
+    category. The conversation must be the trader's, or this browser's (its guest key in the
+    socket's session cookie), as for ``POST …/assistant``."""
+    if principal.kind is PrincipalKind.TRADER:
+        asker = Asker(trader_id=principal.id)
+    else:
+        asker = Asker(guest_key=str(browser_session.get(ASSISTANT_GUEST_KEY) or "") or None)
+
+    def link(session: Session, chat: Chat) -> None:
+        conversation = access_conversation(session, asker, conversation_id)
+        check_link_assistant(session, chat, conversation, get_tools(runtime).predict)
+
+    return link
 
 
 # --- notes and canned replies -------------------------------------------------------------------
@@ -354,14 +378,18 @@ def check_survey(
 
 
 def check_email_transcript(session: Session, who: Principal, chat: Chat) -> str:
-    """Queue the chat's transcript to the trader's (or guest's) email, in the chat's language,
-    through the notify outbox. Returns the address."""
+    """Queue the chat's transcript to the trader's (or guest's, once proven: ``guests``)
+    email, in the chat's language, through the notify outbox. Returns the address."""
     if who.kind not in (PrincipalKind.TRADER, PrincipalKind.GUEST):
         raise PermissionDenied("The transcript goes to the trader of the chat.")
     trader = session.get(Trader, chat.trader_id) if chat.trader_id else None
     address = trader.email if trader else chat.guest_email
     if not address:
         raise Conflict("This chat has no email address to send to.")
+    if trader is None and not guests.is_verified(session, address):
+        # Else anyone could have a chat's transcript sent to any address they typed.
+        raise Conflict("Confirm your email address first: ask for a code and enter it.",
+                       field="email")  # fmt: skip
     lines = list_messages_after(session, chat.id, 0, limit=2000)
     do_enqueue_email(
         session, to=address, template="chat_transcript", locale=chat.language,

@@ -12,13 +12,13 @@ Database and Redis calls are blocking; they run in worker threads, never on the 
 (except the hub's publishing, which uses redis.asyncio). Messages go through the node's ``MessageWriter`` (group commit): the messages that arrive
 while one batch is being stored are stored together in the next transaction, in arrival
 order, then published in one pipeline after the commit (stored before anyone hears of
-them), then acknowledged.
+them), then acknowledged. The sender's socket gets no echo of its message: its follower sends
+the ack where the message stands in the chat (``own_acks``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 from anyio import to_thread
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -38,10 +37,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from hashdesk.accounts.actions import check_trader_token
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import agent_principal, trader_principal
-from hashdesk.chat import actions, protocol
+from hashdesk.chat import actions, desk, guests, protocol
 from hashdesk.chat.geo import client_ip, region_of
-from hashdesk.chat.hub import ChatHub
+from hashdesk.chat.hub import ChatHub, Delivery, dumps
 from hashdesk.chat.models import Chat
+from hashdesk.chat.origins import check_socket_origin
 from hashdesk.chat.presence import PRESENCE_REFRESH_SECONDS, AgentPresence
 from hashdesk.chat.queries import (
     REPLAY_LIMIT,
@@ -50,6 +50,7 @@ from hashdesk.chat.queries import (
     list_messages_after,
     list_open_chats_of_agent,
     list_open_chats_of_trader,
+    may_see,
 )
 from hashdesk.chat.services import (
     CONNECT_BY_ADDRESS,
@@ -97,6 +98,9 @@ class _Post:
     key: str | None
     address: str
     done: asyncio.Future[actions.Posted]
+    # Called on the loop once the message is stored, before anyone hears of it: the sender's
+    # socket places its ack where the message stands in the chat (``ChatConnection.message``).
+    on_stored: Callable[[actions.Posted], None] | None = None
 
 
 class _Collector:
@@ -148,9 +152,12 @@ class MessageWriter:
             await self.task
 
     async def post(self, principal: Principal, chat_id: int, text: str, client_id: str | None,
-                   key: str | None, address: str) -> actions.Posted:  # fmt: skip
+                   key: str | None, address: str,
+                   on_stored: Callable[[actions.Posted], None] | None = None,
+                   ) -> actions.Posted:  # fmt: skip
         done: asyncio.Future[actions.Posted] = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait(_Post(principal, chat_id, text, client_id, key, address, done))
+        self.queue.put_nowait(_Post(principal, chat_id, text, client_id, key, address, done,
+                                    on_stored))  # fmt: skip
         return await done
 
     async def _run(self) -> None:
@@ -162,6 +169,9 @@ class MessageWriter:
                 outcomes, events = await self._store(batch)
             except Exception as error:  # handed to each waiting socket
                 outcomes, events = [error] * len(batch), []
+            for post, outcome in zip(batch, outcomes, strict=True):
+                if post.on_stored is not None and isinstance(outcome, actions.Posted):
+                    post.on_stored(outcome)
             # Published before the acks go out: a sender never sees its ack before its peer
             # could have the message. A Redis failure loses only the live event (followers
             # catch up from the database), never the stored message.
@@ -209,11 +219,7 @@ class MessageWriter:
         outcomes: list[actions.Posted | Exception | None] = [None] * len(batch)
         with _sqlite_write_lock(database) or nullcontext(), database.transaction() as session:
             session.info["bus"] = collector
-            ids = sorted({post.chat_id for post in batch})
-            # One query for all (then session.get finds them), locked in id order: what the
-            # numbering UPDATE would lock anyway, without two nodes' batches deadlocking.
-            locked = select(Chat).where(Chat.id.in_(ids)).order_by(Chat.id).with_for_update()
-            chats = list(session.scalars(locked))  # kept: the session holds them weakly
+            chats = actions.lock_chats_for_posting(session, {post.chat_id for post in batch})
             allowed = hit_limit_many(self.runtime.rate_limiter, MESSAGE_BY_ADDRESS,
                                      [post.address for post in batch])  # fmt: skip
             admitted: list[tuple[int, actions.NewMessage]] = []
@@ -223,8 +229,10 @@ class MessageWriter:
                         window = MESSAGE_BY_ADDRESS.window_seconds
                         raise RateLimited("Too many attempts; try again in {retry_after} seconds.",
                                           retry_after=window - int(time.time()) % window)  # fmt: skip
-                    chat = access_chat(session, post.principal, post.chat_id,
-                                       secret=settings.secret_key, key=post.key)  # fmt: skip
+                    chat = chats.get(post.chat_id)
+                    if chat is None or not may_see(post.principal, chat, key=post.key,
+                                                   secret=settings.secret_key):  # fmt: skip
+                        raise NotFound("No chat {chat}.", chat=post.chat_id)
                 except DomainError as error:
                     outcomes[index] = error
                     continue
@@ -233,9 +241,21 @@ class MessageWriter:
             stored = actions.check_post_messages(session, [new for _, new in admitted])
             for (index, _), outcome in zip(admitted, stored, strict=True):
                 outcomes[index] = outcome
-            del chats
         results = [outcome for outcome in outcomes if outcome is not None]
         return results, collector.events
+
+
+def _ack_frame(chat_id: int, posted: actions.Posted) -> dict[str, Any]:
+    """What the sender gets for a message: its ``seq`` and time, and its text only when the
+    server changed it (the secret guard); the message itself is not echoed back."""
+    message = posted.message
+    ack: dict[str, Any] = {"type": "ack", "chat": chat_id, "client_id": message.client_id,
+                           "seq": message.seq, "duplicate": posted.duplicate,
+                           "redacted": list(message.redacted),
+                           "at": message.created_at.isoformat()}  # fmt: skip
+    if message.redacted:
+        ack["text"] = message.body
+    return ack
 
 
 class TokenBucket:
@@ -268,6 +288,9 @@ class ChatConnection:
                                  websocket.headers, self.settings.chat_trusted_proxy_header)  # fmt: skip
         self.followers: dict[int, asyncio.Task[None]] = {}
         self.delivered: dict[int, int] = {}
+        # Acks of this socket's own messages, by chat and seq, each sent where its message
+        # stands in the chat instead of the message itself (docs/chat-protocol.md).
+        self.own_acks: dict[int, dict[int, dict[str, Any]]] = {}
         self.background: set[asyncio.Task[None]] = set()
         self.bucket = TokenBucket(protocol.FRAME_BURST, protocol.FRAMES_PER_SECOND)
         self.send_lock = asyncio.Lock()
@@ -277,9 +300,12 @@ class ChatConnection:
     # --- plumbing ------------------------------------------------------------------------------
 
     async def send(self, frame: dict[str, Any]) -> None:
+        await self.send_text(dumps(frame))
+
+    async def send_text(self, text: str) -> None:
         async with self.send_lock:
             if self.ws.application_state is WebSocketState.CONNECTED:
-                await self.ws.send_text(json.dumps(frame, default=str))
+                await self.ws.send_text(text)
 
     async def in_thread(self, work: Callable[[], Result]) -> Result:
         return await to_thread.run_sync(work)
@@ -390,12 +416,18 @@ class ChatConnection:
     async def hello(self, frame: protocol.Hello) -> None:
         if self.principal is not None:
             raise protocol.FrameError("already_authenticated", "This socket is signed in.")
+        check_socket_origin(self.ws.headers, self.settings)  # another site embedding the widget
         if frame.token:
             self.principal = await self.in_transaction(lambda s: self._token_principal(s, frame))
         elif frame.guest_email:
             email = str(frame.guest_email).lower()
+            # A proven address (chat.guests) comes back as that guest: welcome lists its chats.
+            proven = bool(frame.guest_token) and guests.token_is_valid(
+                self.settings.secret_key, email, frame.guest_token or ""
+            )
             self.principal = Principal(kind=PrincipalKind.GUEST, id=0,
-                                       name=frame.guest_name or email, extra={"email": email},
+                                       name=frame.guest_name or email,
+                                       extra={"email": email, "verified": proven},
                                        locale=frame.language or "en")  # fmt: skip
         else:
             self._check_origin()
@@ -443,6 +475,9 @@ class ChatConnection:
         assert self.principal is not None
         if self.principal.kind is PrincipalKind.AGENT:
             chats = list_open_chats_of_agent(session, self.principal.id)
+        elif self.principal.extra.get("verified"):
+            email = str(self.principal.extra["email"])
+            return guests.open_chat_frames(session, email, self.settings.secret_key)
         else:
             chats = list_open_chats_of_trader(session, self.principal)
         return [actions.chat_frame(chat) for chat in chats]
@@ -454,9 +489,17 @@ class ChatConnection:
 
         def work(session: Session) -> dict[str, Any]:
             hit_limit(self.runtime.rate_limiter, START_BY_ADDRESS, self.address)
+            link = (
+                None
+                if frame.assistant is None
+                else desk.assistant_linker(
+                    self.runtime, principal, self.ws.scope.get("session") or {}, frame.assistant
+                )
+            )
             opening = actions.Opening(region=region_of(self.address), language=frame.language,
                                       accept_language=self.ws.headers.get("accept-language"),
-                                      text=frame.text, client_id=frame.client_id)  # fmt: skip
+                                      text=frame.text, client_id=frame.client_id,
+                                      before_routing=link)  # fmt: skip
             chat = actions.check_start_chat(session, principal, opening, self.presence,
                                             self.settings)  # fmt: skip
             return actions.chat_state(
@@ -497,13 +540,27 @@ class ChatConnection:
         self.require_joined(frame.chat)
         principal = self.require_principal()
 
+        chat_id = frame.chat
+        placed = False
+
+        def place(posted: actions.Posted) -> None:
+            """Stored, not yet published: the follower will send the ack in the message's
+            place, unless this socket already has the message (a replay got there first)."""
+            nonlocal placed
+            seq = posted.message.seq
+            if (
+                not posted.duplicate
+                and chat_id in self.followers
+                and (seq > self.delivered.get(chat_id, seq))
+            ):
+                self.own_acks.setdefault(chat_id, {})[seq] = _ack_frame(chat_id, posted)
+                placed = True
+
         writer = MessageWriter.of(self.ws, self.runtime)
-        posted = await writer.post(principal, frame.chat, frame.text, frame.client_id,
-                                   self._guest_key(frame.chat), self.address)  # fmt: skip
-        ack: dict[str, Any] = {"type": "ack", "chat": frame.chat, "client_id": frame.client_id,
-                               "seq": posted.message.seq, "duplicate": posted.duplicate,
-                               "redacted": list(posted.message.redacted)}  # fmt: skip
-        await self.send(ack)
+        posted = await writer.post(principal, chat_id, frame.text, frame.client_id,
+                                   self._guest_key(chat_id), self.address, place)  # fmt: skip
+        if not placed:  # a resend, or a message this socket was already given
+            await self.send(_ack_frame(chat_id, posted))
 
     def _chat(self, session: Session, chat_id: int) -> Chat:
         assert self.principal is not None
@@ -606,6 +663,7 @@ class ChatConnection:
                     await self.catch_up(chat_id)
                     continue
                 if not await self.forward(chat_id, event):
+                    await self._flush_own_acks(chat_id)
                     return
         except asyncio.CancelledError:
             raise
@@ -618,13 +676,15 @@ class ChatConnection:
             if self.followers.get(chat_id) is asyncio.current_task():
                 del self.followers[chat_id]
 
-    async def forward(self, chat_id: int, event: dict[str, Any]) -> bool:
+    async def forward(self, chat_id: int, delivery: Delivery) -> bool:
         """Send one live event; False once this socket may no longer follow the chat."""
+        event = delivery.event
         kind = event.get("type")
         if kind == "message":
             seq = int(event["seq"])
             if seq == self.delivered[chat_id] + 1:
-                await self.send(event)
+                ack = self._own_ack(chat_id, seq)
+                await (self.send(ack) if ack is not None else self.send_text(delivery.text))
                 self.delivered[chat_id] = seq
             elif seq > self.delivered[chat_id]:
                 await self.catch_up(chat_id)
@@ -634,7 +694,7 @@ class ChatConnection:
             by = event.get("by", {})
             if by.get("kind") == principal.kind.value and by.get("id") == principal.id:
                 return True
-        await self.send(event)
+        await self.send_text(delivery.text)
         return not (kind == "chat" and self._lost_access(event))
 
     def _lost_access(self, event: dict[str, Any]) -> bool:
@@ -663,10 +723,20 @@ class ChatConnection:
             )
             for frame in frames:
                 if frame["seq"] > self.delivered[chat_id]:
-                    await self.send(frame)
+                    await self.send(self._own_ack(chat_id, frame["seq"]) or frame)
                     self.delivered[chat_id] = frame["seq"]
             if len(frames) < REPLAY_LIMIT:
                 return
+
+    def _own_ack(self, chat_id: int, seq: int) -> dict[str, Any] | None:
+        """The ack to send instead of message ``seq``, when this socket sent it."""
+        acks = self.own_acks.get(chat_id)
+        return acks.pop(seq, None) if acks else None
+
+    async def _flush_own_acks(self, chat_id: int) -> None:
+        """The follower stops: acks still waiting for their place go out now."""
+        for _, ack in sorted(self.own_acks.pop(chat_id, {}).items()):
+            await self.send(ack)
 
     def _state(self, session: Session, chat_id: int) -> dict[str, Any] | None:
         chat = session.get(Chat, chat_id)

@@ -13,12 +13,12 @@ client in a worker thread, a thread hop and a round trip per event (bench/RESULT
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
 from hashdesk.core.events import EventBus, RedisBus
@@ -33,10 +33,36 @@ BUNDLE = "bundle"
 Event = dict[str, Any]
 
 
+def dumps(frame: Event) -> str:
+    """A frame's JSON text, as every chat socket sends it (orjson: the stdlib encoder was a
+    visible share of the event loop's time; datetimes as ``str()`` gives them, as before)."""
+    return orjson.dumps(frame, default=str, option=_DUMPS_OPTIONS).decode()
+
+
+_DUMPS_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
+class Delivery:
+    """One chat event as the followers get it: the event, and its JSON text, made once for
+    every socket that sends it rather than once per socket."""
+
+    __slots__ = ("_text", "event")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = dumps(self.event)
+        return self._text
+
+
 class ChatHub:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
-        self.listeners: dict[int, set[asyncio.Queue[Event]]] = {}
+        self.listeners: dict[int, set[asyncio.Queue[Delivery]]] = {}
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._redis: aioredis.Redis | None = None
@@ -84,18 +110,18 @@ class ChatHub:
         async with self._publishing:
             pipe = self._redis.pipeline(transaction=False)
             for channel, payload in _bundled(events):
-                pipe.publish(self.bus.prefix + channel, json.dumps(payload, default=str))
+                pipe.publish(self.bus.prefix + channel, dumps(payload))
             await pipe.execute()
 
-    async def listen(self, chat_id: int) -> asyncio.Queue[Event]:
+    async def listen(self, chat_id: int) -> asyncio.Queue[Delivery]:
         """A queue of the chat's events from now on (returns once the hub is subscribed, so
         an event published after this returns is never missed)."""
         await self.ready.wait()
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self.listeners.setdefault(chat_id, set()).add(queue)
         return queue
 
-    def forget(self, chat_id: int, queue: asyncio.Queue[Event]) -> None:
+    def forget(self, chat_id: int, queue: asyncio.Queue[Delivery]) -> None:
         queues = self.listeners.get(chat_id)
         if queues is not None:
             queues.discard(queue)
@@ -125,8 +151,11 @@ class ChatHub:
                 self._deliver(one)
             return
         chat_id = event.get("chat")
-        for queue in list(self.listeners.get(chat_id, ()) if isinstance(chat_id, int) else ()):
-            queue.put_nowait(event)
+        queues = self.listeners.get(chat_id) if isinstance(chat_id, int) else None
+        if queues:
+            delivery = Delivery(event)
+            for queue in list(queues):
+                queue.put_nowait(delivery)
 
 
 def _bundled(events: list[tuple[str, Event]]) -> list[tuple[str, Event]]:

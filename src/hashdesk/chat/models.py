@@ -126,7 +126,7 @@ class AccountManager(Base):
 class AgentSkills(Base):
     """What an agent is good at beyond languages: triage categories (chats predicted to be
     about one go to them first) and the regions they serve (their chats go to them while
-    any of them is online). Set with ``hashdesk chat skills``."""
+    any of them is online). Set with ``hashdesk chat skills`` or on ``/console/chats/agents``."""
 
     __tablename__ = "chat_agent_skills"
 
@@ -135,3 +135,41 @@ class AgentSkills(Base):
     )
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set by an admin: the most chats routing gives this agent at once, whatever the agent's
+    # console asked for. None: the agent's own choice (or HASHDESK_CHAT_AGENT_CAPACITY).
+    capacity: Mapped[int | None] = mapped_column(default=None)
+
+
+class ChatQueueSchedule(Base):
+    """One follow-the-sun queue (see ``schedules``), kept in the database so that an admin
+    edits it in the console and routing sees the change at once. ``hours`` maps weekday
+    names (``mon`` .. ``sun``) to ranges like ``"08:00-18:00"``; None: always open."""
+
+    __tablename__ = "chat_queue_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(30), unique=True)
+    # The order chats look for their home queue in (first queue serving their region wins).
+    position: Mapped[int] = mapped_column(default=0)
+    language: Mapped[str] = mapped_column(String(8))
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    hours: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, default=None)
+    next: Mapped[str | None] = mapped_column(String(30), default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GuestVerification(Base):
+    """A code mailed to a guest's address. Once entered, the address is proven: the chat's
+    transcript may go there, and the guest may come back as that address."""
+
+    __tablename__ = "chat_guest_verifications"
+    __table_args__ = (Index("ix_chat_guest_verifications_email", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,9 +7,9 @@ gateway answers that with an ``error`` frame and keeps the connection open.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
@@ -70,6 +70,8 @@ class Hello(_Frame):
     token: Annotated[str | None, Field(max_length=4096)] = None
     guest_email: EmailStr | None = None
     guest_name: Annotated[str | None, StringConstraints(max_length=100)] = None
+    # A guest whose address was proven comes back as it (``chat.guests``).
+    guest_token: Annotated[str | None, Field(max_length=100)] = None
     language: Language | None = None
 
 
@@ -80,6 +82,9 @@ class Start(_Frame):
     text: MessageText | None = None
     client_id: ClientId | None = None
     language: Language | None = None
+    # The assistant conversation the trader leaves for this chat: routed with its predicted
+    # category from the first offer.
+    assistant: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None
 
 
 class Resume(_Frame):
@@ -163,10 +168,16 @@ CLIENT_TYPES = ("hello", "start", "resume", "message", "typing", "read", "accept
 
 def parse_frame(raw: str) -> ClientFrame:
     """The frame in ``raw``, or ``FrameError`` naming what is wrong."""
-    if len(raw.encode()) > MAX_FRAME_BYTES:
+    if len(raw) * 4 > MAX_FRAME_BYTES and len(raw.encode()) > MAX_FRAME_BYTES:
         raise FrameError("frame_too_large", f"A frame may have at most {MAX_FRAME_BYTES} bytes.")
     try:
-        data = json.loads(raw)
+        # Most frames are right: parsed and checked in one pass (pydantic's own JSON parser);
+        # one that is not goes the long way below, which says what is wrong with it.
+        return _client_frame.validate_json(raw)
+    except PydanticValidationError:
+        pass
+    try:
+        data = orjson.loads(raw)
     except ValueError as error:
         raise FrameError("bad_json", "The frame is not valid JSON.") from error
     if not isinstance(data, dict):

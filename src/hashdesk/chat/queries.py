@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,20 @@ def guest_chat_key(secret: str, chat_id: int, email: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:40]
 
 
-def may_see(principal: Principal, chat: Chat, *, key: str | None, secret: str) -> bool:
+class ChatOwners(Protocol):
+    """What ``may_see`` reads of a chat (a ``Chat``, or the message writer's row of it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def trader_id(self) -> int | None: ...
+    @property
+    def guest_email(self) -> str | None: ...
+    @property
+    def agent_id(self) -> int | None: ...
+
+
+def may_see(principal: Principal, chat: ChatOwners, *, key: str | None, secret: str) -> bool:
     if principal.kind is PrincipalKind.TRADER:
         return chat.trader_id == principal.id
     if principal.kind is PrincipalKind.GUEST:

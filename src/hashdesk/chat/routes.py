@@ -11,15 +11,17 @@ from sqlalchemy.orm import Session
 
 from hashdesk.assistant.queries import access_conversation
 from hashdesk.assistant.routes import ToolsDep, asker_of
-from hashdesk.chat import desk
+from hashdesk.chat import desk, guests
 from hashdesk.chat.gateway import ChatConnection
 from hashdesk.chat.jobs import routing_sweeper
 from hashdesk.chat.models import Chat
+from hashdesk.chat.origins import cross_site_allowed
 from hashdesk.chat.queries import access_chat
 from hashdesk.chat.schemas import (
     MAX_ID,
     AssistantLink,
     ChatTicketCreate,
+    GuestCodeEntry,
     GuestPass,
     NoteCreate,
     SurveyAnswer,
@@ -80,8 +82,11 @@ TRANSCRIPT_BY_ADDRESS = Limit("chat-transcript", 5, 3600)
 
 async def _widget_principal(request: Request, principal: MaybePrincipal) -> Principal | None:
     # A guest's request rides on the session cookie (the assistant's guest key): CSRF-checked
-    # here; token and signed-in requests were checked by MaybePrincipal.
-    if principal is None:
+    # here; token and signed-in requests were checked by MaybePrincipal. From a site listed
+    # in HASHDESK_CHAT_ALLOWED_ORIGINS the browser keeps the cookie back and the Origin check
+    # (WidgetOriginsMiddleware) stands in for the token.
+    settings = get_runtime(request).settings
+    if principal is None and not cross_site_allowed(request.headers, settings):
         await require_csrf(request)
     return principal
 
@@ -141,6 +146,32 @@ def email_transcript(
     hit_limit(limiter, TRANSCRIPT_BY_ADDRESS, client_address(request))
     address = desk.check_email_transcript(session, owner, chat)
     return {"chat": chat.id, "sent_to": address}
+
+
+@router.post("/chats/{chat_id}/verification", status_code=202)
+def request_guest_code(
+    chat_id: ChatId, data: GuestPass, request: Request, session: DbSession,
+    principal: WidgetPrincipal, limiter: RateLimiterDep,
+) -> dict[str, Any]:  # fmt: skip
+    """Mail a code to the guest's address (optional for chatting; needed for the transcript
+    and to come back as that address)."""
+    owner, chat = _owner_chat(session, request, principal, chat_id, data)
+    hit_limit(limiter, TRANSCRIPT_BY_ADDRESS, client_address(request))
+    return {"chat": chat.id, "sent_to": guests.check_request_code(session, owner, chat)}
+
+
+@router.post("/chats/{chat_id}/verification/confirm")
+def confirm_guest_code(
+    chat_id: ChatId, data: GuestCodeEntry, request: Request, session: DbSession,
+    principal: WidgetPrincipal,
+) -> dict[str, Any]:  # fmt: skip
+    """The code from the email: the address is the guest's; ``guest_token`` lets them come
+    back as it (``hello`` with ``guest_email`` and ``guest_token``)."""
+    owner, chat = _owner_chat(session, request, principal, chat_id, data)
+    email = guests.check_code(session, owner, chat, data.code)
+    secret = get_runtime(request).settings.secret_key
+    return {"chat": chat.id, "email": email, "verified": True,
+            "guest_token": guests.guest_token(secret, email)}  # fmt: skip
 
 
 @router.get("/chats/{chat_id}/context")

@@ -42,3 +42,9 @@ class ChatTicketCreate(BaseModel):
     department: str | None = Field(default=None, max_length=32)
     category: str | None = Field(default=None, max_length=48)
     reason: str = Field(default="", max_length=2000)
+
+
+class GuestCodeEntry(GuestPass):
+    """The code mailed to a guest's address, proving it (see ``chat.guests``)."""
+
+    code: str = Field(min_length=6, max_length=6, pattern=r"^\s*\d{6}\s*$")

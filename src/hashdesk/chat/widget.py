@@ -49,6 +49,10 @@ WIDGET_STRINGS = (
     N_("Your email address, so that we can answer you:"),
     N_("Your message"),
     N_("{name} is typing…"),
+    N_("We sent a code to {email}; enter it to confirm your address."),
+    N_("Code from the email"),
+    N_("Confirm"),
+    N_("Your email address is confirmed."),
 )
 
 

@@ -165,7 +165,11 @@
     socket.onopen = function () {
       backoff = 500;
       var hello = { type: "hello", language: locale };
-      if (token) { hello.token = token; } else { hello.guest_email = chat.email; }
+      if (token) { hello.token = token; } else {
+        hello.guest_email = chat.email;
+        var proven = guestToken();
+        if (proven) { hello.guest_token = proven; }
+      }
       send(hello);
     };
     socket.onmessage = function (event) { receive(JSON.parse(event.data), starting); starting = false; };
@@ -182,16 +186,21 @@
   function receive(frame, starting) {
     var handlers = {
       welcome: function () {
+        var back = !chat.id && (frame.chats || []).filter(function (c) { return c.key; })[0];
+        if (back) { chat.id = back.chat; chat.key = back.key; chat.lastSeq = 0; save(); }
         if (chat.id) {
           send({ type: "resume", chat: chat.id, last_seq: chat.lastSeq || 0, key: chat.key });
         } else if (starting) {
           var first = assistant.lastQuestion || t("I would like to talk to a person.");
-          send({ type: "start", text: first, language: locale, client_id: nextClientId() });
+          var start = { type: "start", text: first, language: locale, client_id: nextClientId() };
+          // The conversation rides on the start: the first offer knows its predicted category.
+          if (assistant.id) { start.assistant = assistant.id; chat.linked = assistant.id; }
+          send(start);
         }
       },
       chat: function () { onChat(frame); },
       message: function () { onMessage(frame); },
-      ack: function () { delete pending[frame.client_id]; },
+      ack: function () { onAck(frame); },
       typing: function () { status(t("{name} is typing…", { name: frame.by.name })); },
       read: function () { onRead(frame); },
       error: function () { onError(frame); }
@@ -281,8 +290,45 @@
   }
 
   function emailTranscript() {
+    // A guest's address is proven once (a code by email) before anything is sent to it.
+    if (!token && !guestToken()) { askCode(emailTranscript); return; }
     chatApi("/transcript", {}).then(function () {
       status(t("The transcript is on its way to your email."));
+    }).catch(function (error) { status(error.message); });
+  }
+
+  /* --- a guest proves their email address (a code by email), only when it is needed -------- */
+
+  var GUEST_TOKEN_KEY = "hashdesk-guest-token";
+  var codeForm = null;
+
+  function guestToken() {
+    var saved = JSON.parse(window.localStorage.getItem(GUEST_TOKEN_KEY) || "{}");
+    return saved.email && saved.email === (chat.email || "").toLowerCase() ? saved.token : null;
+  }
+
+  function askCode(then) {
+    if (codeForm) { return; }
+    chatApi("/verification", {}).then(function (sent) {
+      codeForm = el("form", { id: "hd-code" });
+      codeForm.appendChild(el("p", {}, t("We sent a code to {email}; enter it to confirm your address.",
+                                         { email: sent.sent_to })));
+      var code = el("input", { type: "text", inputmode: "numeric", maxlength: "6", autocomplete: "one-time-code",
+                               "aria-label": t("Code from the email") });
+      codeForm.appendChild(code);
+      codeForm.appendChild(el("button", { type: "submit" }, t("Confirm")));
+      codeForm.addEventListener("submit", function (event) {
+        event.preventDefault();
+        chatApi("/verification/confirm", { code: code.value.trim() }).then(function (proven) {
+          window.localStorage.setItem(GUEST_TOKEN_KEY, JSON.stringify({ email: proven.email, token: proven.guest_token }));
+          codeForm.remove();
+          codeForm = null;
+          status(t("Your email address is confirmed."));
+          then();
+        }).catch(function (error) { status(error.message); });
+      });
+      panel.insertBefore(codeForm, statusLine);
+      code.focus();
     }).catch(function (error) { status(error.message); });
   }
 
@@ -333,6 +379,19 @@
     if (frame.sender.kind === "agent") { line.setAttribute("title", frame.sender.name); }
     status("");
     if (!document.hidden) { send({ type: "read", chat: chat.id, seq: frame.seq }); }
+  }
+
+  // Our own message is not echoed back: its ack stands in its place in the chat (same seq),
+  // with the text only when the server changed it (the secret guard). A resend's ack
+  // ("duplicate") only confirms: the message itself comes, or came, in the replay.
+  function onAck(frame) {
+    var text = frame.text || pending[frame.client_id];
+    delete pending[frame.client_id];
+    if (frame.duplicate || text === undefined || frame.seq <= (chat.lastSeq || 0)) { return; }
+    chat.lastSeq = frame.seq;
+    save();
+    show(text, "me");
+    status("");
   }
 
   function onRead(frame) {

@@ -11,7 +11,7 @@
   var capacityInput = document.getElementById("ws-capacity");
   var connection = document.getElementById("ws-connection");
   var queueLine = document.getElementById("ws-queue");
-  var socket = null, backoff = 500, me = null, clientSeq = 0;
+  var socket = null, backoff = 500, me = null, clientSeq = 0, sentTexts = {};
   var panes = {};  // chat id -> {box, log, typing, lastSeq}
   var queued = {};  // chat id -> true while queued anywhere
 
@@ -64,6 +64,7 @@
     offer: function (frame) { showOffer(frame); },
     chat: function (frame) { onChat(frame); },
     message: function (frame) { onMessage(frame); },
+    ack: function (frame) { onAck(frame); },
     typing: function (frame) {
       var pane = panes[frame.chat];
       if (pane) { pane.typing.textContent = t("{name} is typing…", { name: frame.by.name }); }
@@ -153,7 +154,9 @@
       if (!text) { return; }
       input.value = "";
       clientSeq += 1;
-      send({ type: "message", chat: chat.chat, text: text, client_id: "a-" + Date.now().toString(36) + "-" + clientSeq });
+      var clientId = "a-" + Date.now().toString(36) + "-" + clientSeq;
+      sentTexts[clientId] = text;
+      send({ type: "message", chat: chat.chat, text: text, client_id: clientId });
     });
     input.addEventListener("input", function () {
       var now = Date.now();
@@ -170,6 +173,16 @@
     loadContext(chat.chat);
     close.addEventListener("click", function () { send({ type: "close", chat: chat.chat }); });
     send({ type: "resume", chat: chat.chat, last_seq: 0 });
+  }
+
+  // Our own message is not echoed back: its ack stands in its place (same seq), shown as the
+  // message would have been; a resend's ack ("duplicate") only confirms.
+  function onAck(frame) {
+    var text = sentTexts[frame.client_id];
+    delete sentTexts[frame.client_id];
+    if (frame.duplicate || text === undefined) { return; }
+    onMessage({ chat: frame.chat, seq: frame.seq, client_id: frame.client_id, text: frame.text || text,
+                sender: { kind: "agent", id: me && me.id, name: me && me.name } });
   }
 
   function onMessage(frame) {
