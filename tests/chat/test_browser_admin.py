@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from hashdesk.chat.models import AgentSkills, ChatQueueSchedule
+from hashdesk.chat.records import ChatHandoff
 from hashdesk.core.auth import Role
 from hashdesk.core.db import Database
 from hashdesk.notify.models import OutboxMessage
@@ -119,6 +120,15 @@ def test_a_guest_proves_their_email_before_the_transcript_goes_there(
     expect(pane).to_contain_text("Email address confirmed.")
 
 
+def handoff_count(database_url: str) -> int:
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            return len(session.scalars(select(ChatHandoff)).all())
+    finally:
+        database.dispose()
+
+
 # --- embedded in another site ------------------------------------------------------------------
 
 
@@ -170,6 +180,11 @@ def test_the_widget_embedded_in_a_listed_site_reaches_the_desk(
     guest.on("console", lambda message: refused.append(message.text))
     guest.goto(f"{origin}/")
     guest.locator("#hd-chat-button").click()
+    # The assistant answers across sites too (its guest key rides in a header, not a cookie).
+    guest.locator("#hd-form input").fill("My deposit has not arrived")
+    guest.locator("#hd-form button").click()
+    expect(guest.locator("#hd-log .hd-them")).to_have_count(1)
+    expect(guest.locator("#hd-status")).to_have_text("")
     guest.once("dialog", lambda dialog: dialog.accept("embedded@example.com"))
     guest.locator("#hd-human").click()
     # Nobody is online at this desk: the chat the socket opened becomes a ticket at once.
@@ -183,3 +198,4 @@ def test_the_widget_embedded_in_a_listed_site_reaches_the_desk(
     form.locator("button").click()
     expect(guest.locator("#hd-status")).to_have_text("The transcript is on its way to your email.")
     assert not [text for text in refused if "CORS" in text or "origin" in text.lower()]
+    assert handoff_count(node.values["database_url"]) == 1  # the start frame named it

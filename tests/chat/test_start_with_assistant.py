@@ -96,3 +96,30 @@ def test_a_start_naming_someone_elses_conversation_starts_nothing(
         guest.send(type="start", text="hello", assistant=theirs)
         assert guest.expect("error")["code"] == "not_found"
     assert session.scalar(select(func.count()).select_from(Chat)) == 0
+
+
+def test_a_guest_widget_on_another_site_names_its_conversation_by_key(
+    predicting: TestClient, session: Session, another_client: TestClient
+) -> None:
+    # The widget keeps a random key for its assistant requests (no session cookie reaches
+    # the desk from an exchange's own site) and shows it again on the start frame.
+    key = "f" * 48
+    asked = predicting.post("/api/v1/assistant/conversations", headers={"X-Assistant-Key": key},
+                            json={"message": LOST_2FA, "locale": "en"})  # fmt: skip
+    assert asked.status_code == 201, asked.text
+    conversation = asked.json()["id"]
+    security = make_agent(session, email="2fa@desk.example.com")
+    session.add(AgentSkills(agent_id=security.id, categories=["login_2fa"], regions=[]))
+    session.commit()
+    with agent_socket(predicting, security) as security_sock, socket(another_client) as guest:
+        guest.send(type="hello", guest_email="g@example.com")
+        guest.expect("welcome")
+        guest.send(type="start", text="hello", assistant=conversation, assistant_key="e" * 48)
+        assert guest.expect("error")["code"] == "not_found"  # another key: not theirs
+        guest.send(type="start", text="hello", assistant=conversation, assistant_key="short")
+        assert guest.expect("error")["field"] == "assistant_key"
+        guest.send(type="start", text=LOST_2FA, assistant=conversation, assistant_key=key)
+        chat = int(guest.expect("chat")["chat"])
+        assert security_sock.expect("offer", chat=chat)["reason"] == "category_skill"
+    handoff = session.get(ChatHandoff, chat)
+    assert handoff is not None and handoff.predicted_category == "login_2fa"

@@ -11,7 +11,7 @@ stay where they are.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ from hashdesk.assistant.actions import transcript as assistant_transcript
 from hashdesk.assistant.models import AssistantConversation, Author, Outcome
 from hashdesk.assistant.queries import Asker, access_conversation
 from hashdesk.assistant.queries import list_messages as assistant_messages
-from hashdesk.assistant.routes import GUEST_KEY as ASSISTANT_GUEST_KEY
 from hashdesk.assistant.service import get_tools
 from hashdesk.chat import actions, guard, guests
 from hashdesk.chat.models import OPEN_STATUSES, Chat, ChatStatus, SenderKind
@@ -121,16 +120,16 @@ def check_link_assistant(
 
 
 def assistant_linker(
-    runtime: Runtime, principal: Principal, browser_session: Mapping[str, Any], conversation_id: int
+    runtime: Runtime, principal: Principal, guest_key: str | None, conversation_id: int
 ) -> Callable[[Session, Chat], None]:
     """For a ``start`` frame that names the assistant conversation it follows: attach it to
     the new chat before the chat is routed, so the first offer already goes by the predicted
-    category. The conversation must be the trader's, or this browser's (its guest key in the
-    socket's session cookie), as for ``POST …/assistant``."""
+    category. The conversation must be the trader's, or the guest's (the key the widget
+    sends, else the one in the socket's session cookie), as for ``POST …/assistant``."""
     if principal.kind is PrincipalKind.TRADER:
         asker = Asker(trader_id=principal.id)
     else:
-        asker = Asker(guest_key=str(browser_session.get(ASSISTANT_GUEST_KEY) or "") or None)
+        asker = Asker(guest_key=guest_key or None)
 
     def link(session: Session, chat: Chat) -> None:
         conversation = access_conversation(session, asker, conversation_id)

@@ -37,6 +37,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from hashdesk.accounts.actions import check_trader_token
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import agent_principal, trader_principal
+from hashdesk.assistant.routes import GUEST_KEY as ASSISTANT_GUEST_KEY
 from hashdesk.chat import actions, desk, guests, protocol
 from hashdesk.chat.geo import client_ip, region_of
 from hashdesk.chat.hub import ChatHub, Delivery, dumps
@@ -493,7 +494,7 @@ class ChatConnection:
                 None
                 if frame.assistant is None
                 else desk.assistant_linker(
-                    self.runtime, principal, self.ws.scope.get("session") or {}, frame.assistant
+                    self.runtime, principal, self._guest_assistant_key(frame), frame.assistant
                 )
             )
             opening = actions.Opening(region=region_of(self.address), language=frame.language,
@@ -509,6 +510,11 @@ class ChatConnection:
         state = await self.in_transaction(work)
         await self.send(state)
         self.join(int(state["chat"]), 0)
+
+    def _guest_assistant_key(self, frame: protocol.Start) -> str | None:
+        """The frame's assistant key, else this browser's (the socket's session cookie)."""
+        browser_session = self.ws.scope.get("session") or {}
+        return frame.assistant_key or browser_session.get(ASSISTANT_GUEST_KEY)
 
     def _key(self, chat: Chat) -> str | None:
         if chat.guest_email is None:

@@ -85,6 +85,9 @@ class Start(_Frame):
     # The assistant conversation the trader leaves for this chat: routed with its predicted
     # category from the first offer.
     assistant: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None
+    # A guest's assistant key (the ``X-Assistant-Key`` of the widget's assistant requests),
+    # for a widget on another site whose socket carries no session cookie.
+    assistant_key: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")] = None
 
 
 class Resume(_Frame):

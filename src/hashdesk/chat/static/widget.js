@@ -94,10 +94,18 @@
 
   /* --- the assistant ---------------------------------------------------------------------- */
 
-  var assistant = { id: null, csrf: null, lastQuestion: "" };
+  // A guest's assistant conversation belongs to this random key, sent as a header: on an
+  // exchange's own site the browser keeps the desk's session cookie back.
+  var assistant = { id: null, csrf: null, lastQuestion: "", key: randomKey() };
+
+  function randomKey() {
+    var bytes = new Uint8Array(24);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
 
   function api(method, path, body) {
-    var headers = { "Content-Type": "application/json" };
+    var headers = { "Content-Type": "application/json", "X-Assistant-Key": assistant.key };
     if (assistant.csrf) { headers["X-CSRF-Token"] = assistant.csrf; }
     if (token) { headers.Authorization = "Bearer " + token; }
     return fetch(BASE + path, { method: method, headers: headers, credentials: "include",
@@ -194,7 +202,11 @@
           var first = assistant.lastQuestion || t("I would like to talk to a person.");
           var start = { type: "start", text: first, language: locale, client_id: nextClientId() };
           // The conversation rides on the start: the first offer knows its predicted category.
-          if (assistant.id) { start.assistant = assistant.id; chat.linked = assistant.id; }
+          if (assistant.id) {
+            start.assistant = assistant.id;
+            start.assistant_key = assistant.key;
+            chat.linked = assistant.id;
+          }
           send(start);
         }
       },
