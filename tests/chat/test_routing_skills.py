@@ -135,3 +135,15 @@ def test_the_skills_command_sets_clears_and_refuses_unknown_values(
     assert nobody.exit_code == 1 and "No active agent" in nobody.output
     cleared = cli.invoke(main, ["chat", "skills", "skills@desk.example.com"])
     assert cleared.exit_code == 0 and "categories none; regions none" in cleared.output
+    staffed = cli.invoke(main, ["chat", "skills", "skills@desk.example.com", "--language", "de",
+                                "--language", "en", "--capacity", "7"])  # fmt: skip
+    assert staffed.exit_code == 0, staffed.output
+    assert "languages en, de; capacity 7" in staffed.output
+    kept = cli.invoke(main, ["chat", "skills", "skills@desk.example.com", "--region", "DE"])
+    assert "languages en, de; capacity 7" in kept.output  # not given: unchanged
+    own = cli.invoke(main, ["chat", "skills", "skills@desk.example.com", "--capacity", "0"])
+    assert "capacity own choice" in own.output
+    too_many = cli.invoke(main, ["chat", "skills", "skills@desk.example.com", "--capacity", "99"])
+    assert too_many.exit_code == 1 and "Capacity must be between 1 and 20" in too_many.output
+    klingon = cli.invoke(main, ["chat", "skills", "skills@desk.example.com", "--language", "tlh"])
+    assert klingon.exit_code == 1 and "Unknown language tlh" in klingon.output

@@ -28,7 +28,6 @@ from hashdesk.chat.hub import CHATS_CHANNEL
 from hashdesk.chat.models import (
     OPEN_STATUSES,
     AccountManager,
-    AgentSkills,
     Chat,
     ChatMessage,
     ChatParticipant,
@@ -52,7 +51,6 @@ from hashdesk.core.errors import Conflict, DomainError, InvalidInput, Permission
 from hashdesk.core.events import publish_on_commit
 from hashdesk.core.i18n import N_, gettext_for, match_locale, parse_accept_language
 from hashdesk.tickets.actions import check_create_ticket
-from hashdesk.tickets.queries import category_rules
 from hashdesk.tickets.schemas import TicketCreate
 
 CONSOLE_CHAT_CHANNEL = "chat-console"
@@ -752,27 +750,6 @@ def do_set_account_manager(session: Session, trader: Trader, agent: Agent | None
         session.add(AccountManager(trader_id=trader.id, agent_id=agent.id))
     else:
         row.agent_id = agent.id
-
-
-def check_set_agent_skills(
-    session: Session, agent: Agent, categories: Sequence[str], regions: Sequence[str]
-) -> AgentSkills:
-    """Set what ``agent`` is good at: triage categories (known ticket categories) and the
-    regions they serve (country codes); routing prefers them for such chats."""
-    known = category_rules(session)
-    for category in categories:
-        if category not in known:
-            raise InvalidInput("No category {category}; known: {known}.", field="categories",
-                               category=category, known=", ".join(known))  # fmt: skip
-    for region in regions:
-        if len(region) != 2 or not region.isalpha():
-            raise InvalidInput("Region {region} is not a two-letter country code.",
-                               field="regions", region=region)  # fmt: skip
-    row = session.get(AgentSkills, agent.id) or AgentSkills(agent_id=agent.id)
-    row.categories = sorted(set(categories))
-    row.regions = sorted({region.upper() for region in regions})
-    session.add(row)
-    return row
 
 
 def finish_as_ticket(

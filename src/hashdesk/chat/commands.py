@@ -9,9 +9,15 @@ import click
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.queries import get_agent_by_email, get_trader_by_external_id
-from hashdesk.chat.actions import check_set_agent_skills, do_set_account_manager
+from hashdesk.chat.actions import do_set_account_manager
 from hashdesk.chat.schedules import ScheduleError, Schedules, load_schedules
-from hashdesk.chat.staffing import do_import_schedules, stored_schedules
+from hashdesk.chat.staffing import (
+    MAX_CAPACITY,
+    agent_setup,
+    do_import_schedules,
+    set_agent_setup,
+    stored_schedules,
+)
 from hashdesk.config import get_settings
 from hashdesk.core.auth import SYSTEM
 from hashdesk.core.clock import utcnow
@@ -55,20 +61,39 @@ def account_manager(trader_external_id: str, agent_email: str | None, remove: bo
 )
 @click.option("--region", "regions", multiple=True,
               help="a country code the agent serves (repeat for more)")  # fmt: skip
-def skills(agent_email: str, categories: tuple[str, ...], regions: tuple[str, ...]) -> None:
+@click.option("--language", "languages", multiple=True,
+              help="a language the agent chats in (repeat for more; none given: unchanged)")  # fmt: skip
+@click.option("--capacity", type=int, default=None,
+              help=f"chats at once, 1-{MAX_CAPACITY} (0: the agent's own choice; not given: "
+                   "unchanged)")  # fmt: skip
+def skills(
+    agent_email: str,
+    categories: tuple[str, ...],
+    regions: tuple[str, ...],
+    languages: tuple[str, ...],
+    capacity: int | None,
+) -> None:
     """Set AGENT_EMAIL's category skills and regions (replacing the ones before; none given:
-    cleared). Chats of a skill's predicted category go to them first; chats from their regions
-    go only to such agents while any is online."""
+    cleared), and optionally their languages and capacity, as /console/chats/agents does
+    (audited). Chats of a skill's predicted category go to them first; chats from their
+    regions go only to such agents while any is online."""
     with command_transaction() as session:
         agent = get_agent_by_email(session, agent_email)
         if agent is None or not agent.active:
             raise click.ClickException(f"No active agent {agent_email}.")
+        current = agent_setup(session, agent)
         try:
-            row = check_set_agent_skills(session, agent, categories, regions)
+            setup = set_agent_setup(
+                session, SYSTEM, agent, categories=categories, regions=regions,
+                languages=languages or current.languages,
+                capacity=current.capacity if capacity is None else (capacity or None),
+            )  # fmt: skip
         except DomainError as error:
             raise click.ClickException(error.render()) from None
-        click.echo(f"{agent.email}: categories {', '.join(row.categories) or 'none'}; "
-                   f"regions {', '.join(row.regions) or 'none'}")  # fmt: skip
+        own = "own choice" if setup.capacity is None else str(setup.capacity)
+        click.echo(f"{agent.email}: categories {', '.join(setup.categories) or 'none'}; "
+                   f"regions {', '.join(setup.regions) or 'none'}; "
+                   f"languages {', '.join(setup.languages)}; capacity {own}")  # fmt: skip
 
 
 @chat.command("schedules")

@@ -61,6 +61,11 @@ def list_agent_setups(session: Session) -> list[AgentSetup]:
     return [_setup(agent, skills.get(agent.id)) for agent in agents]
 
 
+def agent_setup(session: Session, agent: Agent) -> AgentSetup:
+    """What routing knows of one agent."""
+    return _setup(agent, session.get(AgentSkills, agent.id))
+
+
 def _setup(agent: Agent, skills: AgentSkills | None) -> AgentSetup:
     return AgentSetup(agent, list(agent.languages or []),
                       list(skills.categories) if skills else [],
@@ -126,9 +131,24 @@ def check_set_agent_setup(
     agent = session.get(Agent, agent_id)
     if agent is None or not agent.active:
         raise NotFound("No agent {agent}.", agent=agent_id)
+    return set_agent_setup(session, admin, agent, languages=languages, categories=categories,
+                           regions=regions, capacity=capacity)  # fmt: skip
+
+
+def set_agent_setup(
+    session: Session,
+    actor: Principal,
+    agent: Agent,
+    *,
+    languages: Sequence[str],
+    categories: Sequence[str],
+    regions: Sequence[str],
+    capacity: int | None,
+) -> AgentSetup:
+    """Check the values and set them (the console's admin, or the operator's command line)."""
     clean = (clean_languages(languages), clean_categories(session, categories),
              clean_regions(regions), clean_capacity(capacity))  # fmt: skip
-    return do_set_agent_setup(session, admin, agent, *clean)
+    return do_set_agent_setup(session, actor, agent, *clean)
 
 
 def do_set_agent_setup(
