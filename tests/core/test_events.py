@@ -124,6 +124,23 @@ def test_get_returns_none_when_the_timeout_passes(bus: EventBus) -> None:
     assert 0.15 <= waited < 2
 
 
+def test_a_reader_cancelled_as_a_message_arrives_stays_cancelled() -> None:
+    # A node shutting down cancels its readers while events still arrive; a reader that
+    # swallowed the cancellation would keep the shutdown waiting for ever.
+    bus = MemoryBus()
+
+    async def scenario() -> None:
+        async with bus.subscribe("busy") as subscription:
+            reader = asyncio.create_task(subscription.get(timeout=30))
+            await asyncio.sleep(0)  # the reader waits on the queue
+            subscription.queue.put_nowait({"n": 1})  # wakes it in the same turn as the cancel
+            reader.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reader
+
+    asyncio.run(scenario())
+
+
 def test_ping_says_the_backend_is_reachable(bus: EventBus) -> None:
     assert bus.ping() is True
 

@@ -53,8 +53,11 @@ class _QueueSubscription:
         self.loop.call_soon_threadsafe(self.queue.put_nowait, message)
 
     async def get(self, timeout: float) -> Message | None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as a message does, and the cancelled reader (a node shutting down) read on.
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self.queue.get()
         except TimeoutError:
             return None
 
