@@ -24,6 +24,7 @@ from hashdesk.config import get_settings
 from hashdesk.core.audit import AuditEntry
 from hashdesk.core.auth import Role
 from hashdesk.runtime import Runtime
+from tests.chat.conftest import agent_socket
 from tests.conftest import login_agent, make_agent, make_trader
 
 MONDAY_NOON = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)  # 20:30 in Singapore, 12:30 London
@@ -108,6 +109,17 @@ def test_an_admin_sets_an_agents_routing_and_the_next_chat_follows_it(
     session.commit()
     assert (first.status, first.agent_id, first.queue) == ("offered", agent.id, "de:DE")
     assert second.status == "queued"  # capacity 1, set by the admin
+
+
+def test_the_agents_console_is_told_the_capacity_an_admin_set(
+    another_client: TestClient, session: Session
+) -> None:
+    agent = make_agent(session, email="sam@desk.example.com")
+    session.add(AgentSkills(agent_id=agent.id, categories=[], regions=[], capacity=2))
+    session.commit()
+    with agent_socket(another_client, agent) as desk:
+        desk.send(type="presence", status="online", capacity=5)
+        assert desk.expect("presence")["capacity"] == 2  # what routing will use
 
 
 @pytest.mark.parametrize(

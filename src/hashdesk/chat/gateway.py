@@ -41,7 +41,7 @@ from hashdesk.assistant.routes import GUEST_KEY as ASSISTANT_GUEST_KEY
 from hashdesk.chat import actions, desk, guests, protocol
 from hashdesk.chat.geo import client_ip, region_of
 from hashdesk.chat.hub import ChatHub, Delivery, dumps
-from hashdesk.chat.models import Chat
+from hashdesk.chat.models import AgentSkills, Chat
 from hashdesk.chat.origins import check_socket_origin
 from hashdesk.chat.presence import PRESENCE_REFRESH_SECONDS, AgentPresence
 from hashdesk.chat.queries import (
@@ -296,6 +296,9 @@ class ChatConnection:
         self.bucket = TokenBucket(protocol.FRAME_BURST, protocol.FRAMES_PER_SECOND)
         self.send_lock = asyncio.Lock()
         self.agent_state: AgentPresence | None = None
+        # The presence store and ``agent_state`` change together: a heartbeat that read the
+        # old state must not put an agent back online after they went offline.
+        self.presence_lock = threading.Lock()
         self.hub: ChatHub = websocket.app.state.chat_hub
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -362,7 +365,7 @@ class ChatConnection:
             # PRESENCE_REFRESH_SECONDS.
             agent_id = self.principal.id
             with suppress(Exception):
-                await self.in_thread(lambda: self.presence.remove(agent_id))
+                await self.in_thread(lambda: self._go_offline(agent_id))
         tasks = [*self.followers.values(), *self.background]
         for task in tasks:
             task.cancel()
@@ -625,21 +628,23 @@ class ChatConnection:
     async def set_presence(self, frame: protocol.Presence) -> None:
         agent = self.require_agent()
 
-        def work(session: Session) -> AgentPresence:
+        def work(session: Session) -> int:
             row = session.get(Agent, agent.id)
             assert row is not None
             state = AgentPresence(agent.id, frame.status,
                                   frame.capacity or self.settings.chat_agent_capacity,
                                   list(row.languages or ["en"]), row.department, row.name)  # fmt: skip
-            if frame.status == "offline":
-                self.presence.remove(agent.id)
-            else:
-                self.presence.put(state)
-            return state
+            with self.presence_lock:
+                if frame.status == "offline":
+                    self.presence.remove(agent.id)
+                else:
+                    self.presence.put(state)
+                self.agent_state = state
+            skills = session.get(AgentSkills, agent.id)
+            return skills.capacity if skills and skills.capacity else state.capacity
 
-        self.agent_state = await self.in_transaction(work)
-        await self.send({"type": "presence", "status": frame.status,
-                         "capacity": self.agent_state.capacity})  # fmt: skip
+        capacity = await self.in_transaction(work)  # an admin's setting counts over the console's
+        await self.send({"type": "presence", "status": frame.status, "capacity": capacity})
 
     async def follow_agent_channels(self, agent_id: int) -> None:
         """Offers to this agent and queue changes, plus the presence heartbeat."""
@@ -651,7 +656,17 @@ class ChatConnection:
                     await self.send(event)
                 state = self.agent_state
                 if state is not None and state.status != "offline":
-                    await self.in_thread(lambda s=state: self.presence.put(s))  # type: ignore[misc]
+                    await self.in_thread(lambda s=state: self._refresh_presence(s))  # type: ignore[misc]
+
+    def _go_offline(self, agent_id: int) -> None:
+        with self.presence_lock:
+            self.agent_state = None
+            self.presence.remove(agent_id)
+
+    def _refresh_presence(self, state: AgentPresence) -> None:
+        with self.presence_lock:
+            if self.agent_state is state:  # not changed (or gone offline) since it was read
+                self.presence.put(state)
 
     # --- following a chat ----------------------------------------------------------------------
 
