@@ -389,7 +389,7 @@
     if (fileId) { mine = frame.sender.kind !== "agent"; who = mine ? "me" : "them"; }
     var line = fileId ? showFile(frame.text, who, fileId[1]) : show(frame.text, who);
     if (frame.sender.kind === "agent") { line.setAttribute("title", frame.sender.name); }
-    status("");
+    clearTyping();
     if (!document.hidden) { send({ type: "read", chat: chat.id, seq: frame.seq }); }
   }
 
@@ -403,7 +403,13 @@
     chat.lastSeq = frame.seq;
     save();
     show(text, "me");
-    status("");
+    clearTyping();
+  }
+
+  // A message ends the "is typing" line of a live chat; the queue place, "an agent is about
+  // to join" and "this chat has ended" stay (a replay after the chat ended must not clear it).
+  function clearTyping() {
+    if (chat.status === "active") { status(""); }
   }
 
   function onRead(frame) {
