@@ -157,6 +157,33 @@ def make_agents(database_url: str, count: int) -> list[str]:
     return emails
 
 
+def chats_without_agent(database_url: str, chat_ids: list[int]) -> int:
+    """This run's chats not active with an agent once the set-up is done: their messages
+    would be stored and acknowledged but reach no agent, and count as lost."""
+    from sqlalchemy import func, select
+
+    from hashdesk.chat.models import Chat, ChatStatus
+    from hashdesk.core.db import Database
+
+    database = Database(database_url)
+    with database.transaction() as session:
+        missing = session.scalar(select(func.count()).select_from(Chat).where(
+            Chat.id.in_(chat_ids),
+            (Chat.status != ChatStatus.ACTIVE.value) | Chat.agent_id.is_(None)))  # fmt: skip
+    database.dispose()
+    return int(missing or 0)
+
+
+async def all_active(database_url: str, chat_ids: list[int], seconds: float = 60.0) -> None:
+    """Wait until the node has carried out every accept (it answers them after the offers
+    are out, a backlog of seconds under load that the first round would otherwise measure)."""
+    deadline = time.monotonic() + seconds
+    while missing := chats_without_agent(database_url, chat_ids):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{missing} of {len(chat_ids)} chats have no agent after set-up")
+        await asyncio.sleep(0.5)
+
+
 def address(n: int) -> str:
     """A distinct client address per socket, from the benchmarking range 198.18.0.0/15."""
     return f"198.18.{n // 250}.{n % 250 + 1}"
@@ -216,11 +243,12 @@ async def hashdesk_pairs(url: str, emails: list[str], chats: int) -> tuple[list[
 
 
 async def accept_all(agents: list[ClientConnection], chats: int) -> None:
-    accepted = 0
+    # Distinct chats: a chat offered again (an accept refused, an offer expired) counted twice
+    # would end the loop with another chat never accepted.
+    accepted: set[int] = set()
 
     async def take(ws: ClientConnection) -> None:
-        nonlocal accepted
-        while accepted < chats:
+        while len(accepted) < chats:
             try:
                 async with asyncio.timeout(5):
                     frame = json.loads(await ws.recv())
@@ -228,11 +256,11 @@ async def accept_all(agents: list[ClientConnection], chats: int) -> None:
                 return
             if frame.get("type") == "offer":
                 await ws.send(json.dumps({"type": "accept", "chat": frame["chat"]}))
-                accepted += 1
+                accepted.add(frame["chat"])
 
     await asyncio.gather(*(take(ws) for ws in agents))
-    if accepted < chats:
-        raise RuntimeError(f"only {accepted} of {chats} chats were accepted")
+    if len(accepted) < chats:
+        raise RuntimeError(f"only {len(accepted)} of {chats} chats were accepted")
 
 
 # Lean readers (orjson, no parsing of frames that are not counted): this client shares
@@ -375,6 +403,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 process(bare_cmd, bare_env, workdir, bare_port) as bare:  # fmt: skip
             agents, traders = await hashdesk_pairs(node.url, emails, args.chats)
             await accept_all(agents, args.chats)
+            await all_active(database_url, [chat for _, chat in traders])
             if args.spike:
                 for result in await spike_rounds(agents, traders, args.spike, args.duration,
                                                  args.spike_seconds, node):  # fmt: skip

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,17 @@ def _routers() -> list[APIRouter]:
     return found
 
 
+def _freeze_start_up_heap() -> None:
+    """Everything loaded at start-up (modules, mappers, templates) lives as long as the
+    process: frozen, the collector's full passes skip it. Scanning it stalled the event loop
+    for 100-200 ms under chat load (bench/RESULTS.md, "Live chat load"). Once per process: an
+    app started again in the same process (the tests) must not pin what ran before it."""
+    if gc.get_freeze_count():
+        return
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or get_settings()
     runtime = runtime or Runtime(settings)
@@ -58,6 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runtime.start()
+        _freeze_start_up_heap()
         try:
             yield
         finally:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, case, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Executable
@@ -304,16 +304,21 @@ class ChatRow:
 _CHAT_ROW_COLUMNS = [getattr(Chat, name) for name in ChatRow.__dataclass_fields__]
 
 
+# Built once, the ids passed at execution: a statement built per batch leaves cycles of bind
+# parameters for the garbage collector (see _stored_by_client_id).
+_LOCK_CHATS = (
+    select(*_CHAT_ROW_COLUMNS)
+    .where(Chat.id.in_(bindparam("chat_ids", expanding=True)))
+    .order_by(Chat.id)
+    .with_for_update()
+)
+
+
 def lock_chats_for_posting(session: Session, chat_ids: set[int]) -> dict[int, ChatRow]:
     """The chats, locked in id order: what the numbering UPDATE would lock anyway, without
     two nodes' batches waiting on each other in a cycle."""
-    query = (
-        select(*_CHAT_ROW_COLUMNS)
-        .where(Chat.id.in_(sorted(chat_ids)))
-        .order_by(Chat.id)
-        .with_for_update()
-    )
-    return {row[0]: ChatRow(*row) for row in session.execute(query)}
+    rows = session.execute(_LOCK_CHATS, {"chat_ids": sorted(chat_ids)})
+    return {row[0]: ChatRow(*row) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -394,6 +399,9 @@ _SENT_BEFORE = text(
 )
 
 
+_SENT_BEFORE_QUERY = select(*[_MESSAGES.c[name] for name in _MESSAGE_FIELDS]).where(_SENT_BEFORE)
+
+
 def _stored_by_client_id(
     session: Session, posts: Sequence[NewMessage]
 ) -> dict[tuple[int, str], StoredMessage]:
@@ -401,13 +409,18 @@ def _stored_by_client_id(
                     if post.client_id is not None})  # fmt: skip
     if not pairs:
         return {}
-    columns = [_MESSAGES.c[name] for name in _MESSAGE_FIELDS]
-    query = select(*columns).where(tuple_(ChatMessage.chat_id, ChatMessage.client_id).in_(pairs))
     if session.get_bind().dialect.name == "postgresql":
-        # The same statement text for any batch (an IN of N pairs is compiled anew each time).
-        query = select(*columns).where(_SENT_BEFORE.bindparams(
-            chat_ids=[chat for chat, _ in pairs], client_ids=[cid for _, cid in pairs]))  # fmt: skip
-    found = (StoredMessage(*row) for row in session.execute(query))
+        # One statement built once, its values passed at execution: an IN of N pairs is
+        # compiled anew each time, and building a statement per batch leaves cycles of bind
+        # parameters for the garbage collector, whose full passes stall the loop.
+        values = {"chat_ids": [chat for chat, _ in pairs], "client_ids": [cid for _, cid in pairs]}
+        rows = session.execute(_SENT_BEFORE_QUERY, values)
+    else:
+        columns = [_MESSAGES.c[name] for name in _MESSAGE_FIELDS]
+        rows = session.execute(
+            select(*columns).where(tuple_(ChatMessage.chat_id, ChatMessage.client_id).in_(pairs))
+        )
+    found = (StoredMessage(*row) for row in rows)
     return {(m.chat_id, m.client_id or ""): m for m in found}
 
 
@@ -444,7 +457,7 @@ def _insert_messages(session: Session, messages: list[StoredMessage]) -> None:
         for name in _MESSAGE_FIELDS:
             columns[name].append(getattr(message, name))
     columns["redacted"] = [json.dumps(kinds) for kinds in columns["redacted"]]
-    session.execute(_INSERT_MESSAGES.bindparams(**columns))
+    session.execute(_INSERT_MESSAGES, columns)
 
 
 def _take_numbers(
@@ -454,10 +467,11 @@ def _take_numbers(
     if not numbers:
         return {}
     bumped: Executable
+    values: dict[str, list[int]] = {}
     if session.get_bind().dialect.name == "postgresql":
         # The same statement text for any batch (a CASE with one branch per chat is compiled
         # anew each time, measured as the largest cost of this function).
-        bumped = _TAKE_NUMBERS.bindparams(ids=list(numbers), ns=list(numbers.values()))
+        bumped, values = _TAKE_NUMBERS, {"ids": list(numbers), "ns": list(numbers.values())}
     else:
         bumped = (
             update(Chat)
@@ -467,7 +481,7 @@ def _take_numbers(
             .execution_options(synchronize_session=False)
         )
     first: dict[int, int] = {}
-    for chat_id, last in session.execute(bumped).all():
+    for chat_id, last in session.execute(bumped, values).all():
         chat = chats.get(chat_id)
         if isinstance(chat, Chat):
             set_committed_value(chat, "last_seq", last)
