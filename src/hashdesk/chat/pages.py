@@ -4,6 +4,7 @@ schedules (``/console/chats/schedules``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -114,6 +115,16 @@ def _refused(request: Request, principal: Principal, permission: Permission) -> 
                              _("Only an admin can change how chats are routed."))  # fmt: skip
 
 
+def _admin_page(
+    request: Request, principal: Principal | None, path: str, permission: Permission,
+    render: Callable[[Principal], Response],
+) -> Response:  # fmt: skip
+    """Sign in first, then the admin's permission, then the page."""
+    if principal is None or not principal.is_agent:
+        return redirect(f"/console/login?{urlencode({'next': path})}")
+    return _refused(request, principal, permission) or render(principal)
+
+
 def _agents_page(request: Request, session: DbSession, admin: Principal, *,
                  errors: dict[int, str] | None = None, status_code: int = 200) -> Response:  # fmt: skip
     context = {"setups": staffing.list_agent_setups(session), "locales": LOCALES,
@@ -126,10 +137,8 @@ def _agents_page(request: Request, session: DbSession, admin: Principal, *,
 
 @router.get(AGENTS, response_class=HTMLResponse)
 def agents_page(request: Request, session: DbSession, principal: MaybePrincipal) -> Response:
-    if principal is None or not principal.is_agent:
-        return redirect(f"/console/login?{urlencode({'next': AGENTS})}")
-    refused = _refused(request, principal, Permission.MANAGE_STAFF)
-    return refused or _agents_page(request, session, principal)
+    return _admin_page(request, principal, AGENTS, Permission.MANAGE_STAFF,
+                       lambda admin: _agents_page(request, session, admin))  # fmt: skip
 
 
 def _capacity(form: PostedForm) -> int | None:
@@ -181,10 +190,8 @@ def _schedules_page(request: Request, session: DbSession, admin: Principal, *,
 
 @router.get(SCHEDULES, response_class=HTMLResponse)
 def schedules_page(request: Request, session: DbSession, principal: MaybePrincipal) -> Response:
-    if principal is None or not principal.is_agent:
-        return redirect(f"/console/login?{urlencode({'next': SCHEDULES})}")
-    refused = _refused(request, principal, Permission.MANAGE_SETTINGS)
-    return refused or _schedules_page(request, session, principal)
+    return _admin_page(request, principal, SCHEDULES, Permission.MANAGE_SETTINGS,
+                       lambda admin: _schedules_page(request, session, admin))  # fmt: skip
 
 
 def _queue_form(form: PostedForm) -> staffing.QueueForm:
