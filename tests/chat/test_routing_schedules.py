@@ -128,6 +128,7 @@ def test_a_chain_that_is_closed_all_round_leaves_the_chat_in_its_queue() -> None
         ({"name": "x", "language": "en", "hours": {"fri-mon": "09:00-10:00"}}, "backwards"),
         ({"name": "x", "language": "en", "hours": {"mon": "18:00-08:00"}}, "end before"),
         ({"name": "x", "language": "en", "hours": {"mon": "9-17"}}, "must be like"),
+        ({"name": "x", "language": "en", "hours": {}}, "no opening hours on any day"),
         ({"name": "x", "language": "en", "hours": {"someday": "09:00-10:00"}}, "day 'someday'"),
         ({"name": "x", "language": "en", "regions": "EU"}, "regions must be a list"),
         ({"name": "X Y", "language": "en"}, "name 'X Y'"),

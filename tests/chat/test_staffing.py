@@ -196,6 +196,7 @@ def test_an_admin_builds_a_chain_and_routing_follows_it_at_once(
     [
         (queue("x", hours="9-17"), "hours &#39;9-17&#39; must be like"),
         (queue("x", hours="18:00-08:00"), "end before they start"),
+        (queue("x"), "no opening hours on any day and no next queue"),
         (queue("x", zone="Mars/Base", always=True), "unknown time_zone &#39;Mars/Base&#39;"),
         (queue("X Y", always=True), "name &#39;x y&#39; must be 1-30"),
         (queue("x", regions="Europe", always=True), "regions must be a list of country codes"),

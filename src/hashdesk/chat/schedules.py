@@ -201,6 +201,11 @@ def _parse_queue(number: int, raw: Any) -> ScheduledQueue:
                             where=where, zone=repr(raw.get("time_zone"))) from None  # fmt: skip
     hours = None if raw.get("hours") is None else _parse_hours(where, raw["hours"])
     next_name = raw.get("next")
+    if hours is not None and not any(hours.values()) and next_name is None:
+        # Closed all week with no queue to hand on to: its chats would never reach anyone.
+        raise ScheduleError(N_("{where}: no opening hours on any day and no next queue; give "
+                               "hours, make it always open, or name the queue that takes its "
+                               "chats"), field="hours", where=where)  # fmt: skip
     return ScheduledQueue(name, language, frozenset(str(r).upper() for r in regions), zone,
                           hours, None if next_name is None else str(next_name))  # fmt: skip
 
