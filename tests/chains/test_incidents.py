@@ -73,6 +73,7 @@ def test_health_rows_keep_the_latest_observation(session: Session) -> None:
 
 def test_open_tickets_about_the_network_get_an_internal_note(session: Session) -> None:
     add_network(session, "ethereum", chain_id=1)
+    add_network(session, "bitcoin", family="utxo")  # a ticket's network is a registry network
     trader = make_trader(session)
     about = open_ticket(session, trader, "deposit", "My ETH deposit is missing",
                         {"network": "ethereum", "asset": "ETH"})  # fmt: skip

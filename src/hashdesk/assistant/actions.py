@@ -445,7 +445,7 @@ def do_handoff(
         rule = dataclasses.replace(rule, department=str(draft["department"]))
     if draft.get("priority"):
         rule = dataclasses.replace(rule, default_priority=str(draft["priority"]))
-    fields = ticket_actions.check_fields(rule, TicketFields(**draft.get("fields", {})))
+    fields = ticket_actions.check_fields(rule, TicketFields(**draft.get("fields", {})), session)
     subject = draft.get("subject") or _subject(asked) or "Question from the assistant"
     lines = [note] if note else []
     lines += [f"Language: {conversation.locale}",

@@ -296,7 +296,7 @@ class Story:
         session, category = self.world.session, self.world.categories[self.scenario.category]
         data = TicketCreate(category=category.slug, subject=self.subject,
                             description=self.description, fields=TicketFields(**self.fields))  # fmt: skip
-        fields = check_fields(category, data.fields)
+        fields = check_fields(category, data.fields, session)
         actor = SYSTEM if self.guest else trader_principal(self.trader)
         ticket = do_create_ticket(
             session, actor, data, category, fields, self.language,

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import list_agents
-from hashdesk.assets.formats import NETWORKS
 from hashdesk.core.auth import SYSTEM, Permission, Principal, PrincipalKind
 from hashdesk.core.clock import utcnow
 from hashdesk.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
@@ -178,12 +177,22 @@ def _ticket_payload(form: PostedForm) -> dict[str, Any]:
     }
 
 
-def _ticket_form_context(session: Session, guest: bool) -> dict[str, Any]:
+def _ticket_form_context(
+    session: Session, guest: bool, values: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The form's choices, and ``values`` to show in it: a network named by an alias or in
+    another case (a link from elsewhere) is shown as the choice it names."""
+    networks = actions.ticket_networks(session)
+    shown = dict(values or {})
+    named = networks.resolve(shown.get("fields.network", ""))
+    if named is not None:
+        shown["fields.network"] = named.slug
     return {
         "categories": queries.list_categories(session),
-        "networks": sorted(NETWORKS.values(), key=lambda network: network.name),
+        "networks": networks.choices(),
         "ticket_fields": TICKET_FIELDS,
         "guest": guest,
+        "values": shown,
     }
 
 
@@ -255,7 +264,7 @@ def portal_new(request: Request, session: DbSession, principal: MaybePrincipal) 
         return gate
     # A link may fill the form in (the deposit tracer's recovery request); the trader still
     # reads it and sends it themselves.
-    context = {**_ticket_form_context(session, guest=False), "values": _prefill(request)}
+    context = _ticket_form_context(session, guest=False, values=_prefill(request))
     return _page(request, "tickets/portal_new.html", context, principal)
 
 
@@ -279,11 +288,7 @@ def portal_create(
         ticket = _open_ticket(request, session, principal, form)
     except (ValidationError, DomainError) as error:
         errors, status = _form_refused(session, error, PageText(request, principal).gettext, "form")
-        context = {
-            **_ticket_form_context(session, guest=False),
-            "errors": errors,
-            "values": form.values,
-        }
+        context = {**_ticket_form_context(session, False, form.values), "errors": errors}
         return _page(request, "tickets/portal_new.html", context, principal, status)
     return redirect(f"/portal/tickets/{ticket.tracking_id}?created=1")
 
@@ -299,11 +304,7 @@ def _guest_form_page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    context = {
-        **_ticket_form_context(session, guest=True),
-        "errors": errors or {},
-        "values": values or {},
-    }
+    context = {**_ticket_form_context(session, True, values), "errors": errors or {}}
     return _page(request, "tickets/portal_new.html", context, principal, status)
 
 
