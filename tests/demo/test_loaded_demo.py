@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from hashdesk.accounts.actions import check_agent_login
 from hashdesk.accounts.models import Agent, Trader
+from hashdesk.assets.queries import network_choices
 from hashdesk.cli import main
 from hashdesk.config import Settings, get_settings
 from hashdesk.core.audit import AuditEntry
@@ -29,7 +30,7 @@ from hashdesk.demo.content import CONTENT_LANGUAGES, MACROS, SCENARIOS
 from hashdesk.demo.people import DEMO_PASSWORD, demo_logins
 from hashdesk.notify.models import OutboxMessage
 from hashdesk.runtime import Runtime
-from hashdesk.tickets.actions import do_seed_defaults, ticket_networks
+from hashdesk.tickets.actions import do_seed_defaults
 from hashdesk.tickets.labels import DEFAULT_CATEGORIES
 from hashdesk.tickets.models import EntryKind, Macro, Status, Ticket, TicketEntry
 from tests.conftest import _empty_all_tables
@@ -113,7 +114,7 @@ def test_tickets_cover_categories_states_and_eight_weeks(loaded: Session) -> Non
 
 
 def test_structured_fields_pass_the_ticket_form_validators(loaded: Session) -> None:
-    networks = ticket_networks(loaded)  # the registry's, as the ticket form offers them
+    networks = network_choices(loaded)  # the registry's, as the ticket form offers them
     checked = 0
     for ticket in tickets_of(loaded):
         slug = ticket.fields.get("network")

@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from hashdesk.helpcenter.queries import fallback_chain
 from hashdesk.helpcenter.search import SearchDocument, SearchIndex, build_index_from
 from hashdesk.helpcenter.search import index as index_module
 from tests.helpcenter.search_corpus import documents
@@ -98,3 +101,42 @@ def test_vectors_of_new_rows_follow_in_the_small_segment() -> None:
     assert index.pending_embeddings() == 0
     hit = index.search("move my coins off the exchange", "en")[0]
     assert hit.article_id == 4 and hit.semantic > 0.5
+
+
+LOCALES = ("en", "es", "de", "zh-Hans", "zh-Hant")
+translations = st.lists(
+    st.tuples(st.integers(1, 6), st.sampled_from(LOCALES), st.booleans()),
+    unique_by=lambda entry: entry[:2], max_size=14,
+)  # fmt: skip
+
+
+def pages(entries: list[tuple[int, str, bool]], revision: int) -> list[SearchDocument]:
+    return [SearchDocument(article_id=article, locale=locale, title=f"Page {article} {revision}",
+                           slug="page", body="Deposits and withdrawals.", internal=internal)
+            for article, locale, internal in entries]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=translations, edits=st.lists(translations, max_size=3))
+def test_each_article_shows_the_translation_highest_on_the_readers_chain(
+    first: list[tuple[int, str, bool]], edits: list[list[tuple[int, str, bool]]]
+) -> None:
+    index = SearchIndex()
+    index.add_documents(pages(first, 0), embed=False)
+    for revision, edit in enumerate(edits, start=1):  # republish some articles, drop others
+        changed = sorted({article for article, _, _ in edit} | {revision})
+        index.replace_articles(changed, pages(edit, revision), embed=False)
+
+    snapshot = index._snapshot
+    for reader in LOCALES:
+        chain = fallback_chain(reader)
+        for internal_too in (False, True):
+            best: dict[int, tuple[int, str]] = {}
+            for article, locale in index._docs:
+                document = index._docs[article, locale].document
+                if locale in chain and (internal_too or not document.internal):
+                    best[article] = min(best.get(article, (99, "")), (chain.index(locale), locale))
+            expected = sorted(
+                index._row_of[article, locale] for article, (_, locale) in best.items()
+            )
+            assert snapshot.visible(reader, internal_too).tolist() == expected

@@ -4,11 +4,21 @@ console-only resource."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Literal, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from hashdesk.assets.formats import (
+    ADDRESS_FORMATS,
+    NETWORKS,
+    TX_HASH_FORMATS,
+    Check,
+    Problem,
+    check_address,
+    check_tx_hash,
+)
 from hashdesk.assets.index import AssetEntry, DeploymentEntry, NetworkEntry, Snapshot
 from hashdesk.assets.models import Asset, AssetNetwork, Family, Network, NetworkStatus
 from hashdesk.assets.schemas import AssetNetworkPublic, AssetPublic, MemoSpec, NetworkPublic
@@ -203,3 +213,75 @@ def _network_entry(network: Network) -> NetworkEntry:
         address_format=network.address_format, token_format=network.token_format,
         aliases=tuple(alias.lower() for alias in network.aliases),
     )  # fmt: skip
+
+
+# --- the networks traders choose from ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkChoice:
+    """A network a trader may name (a ticket's ``network`` field, a diagnostic's answer;
+    its ``slug`` is what is kept), with the checks of its transaction hashes and addresses."""
+
+    slug: str
+    name: str
+    tx_hash: Check
+    address: Check
+
+
+@dataclass(frozen=True)
+class NetworkChoices:
+    """The networks traders choose from, and every lower-case spelling that names one."""
+
+    by_slug: dict[str, NetworkChoice]
+    spellings: dict[str, str]
+
+    def resolve(self, text: str) -> NetworkChoice | None:
+        """The network ``text`` names: a slug, an alias or a name, in any case."""
+        slug = self.spellings.get(_spelling(text))
+        return self.by_slug[slug] if slug else None
+
+    def choices(self) -> list[NetworkChoice]:
+        return sorted(self.by_slug.values(), key=lambda network: network.name.lower())
+
+
+def _spelling(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def any_tx_hash(value: str) -> Problem | None:
+    return check_tx_hash(None, value)
+
+
+def any_address(value: str) -> Problem | None:
+    return check_address(None, value)
+
+
+# Before the registry is filled (a fresh database, before ``hashdesk assets import`` or the
+# demo), traders choose from the networks whose formats ``formats.NETWORKS`` knows.
+FIXED_NETWORK_CHOICES = NetworkChoices(
+    by_slug={slug: NetworkChoice(slug, n.name, n.tx_hash, n.address) for slug, n in NETWORKS.items()},
+    spellings={_spelling(n.name): slug for slug, n in NETWORKS.items()} | {s: s for s in NETWORKS},
+)  # fmt: skip
+
+
+def network_choices(session: Session | None) -> NetworkChoices:
+    """The registry's networks, whatever their status (a deposit stuck on a network under
+    maintenance is exactly what a trader writes in about); ``FIXED_NETWORK_CHOICES`` while the
+    registry is empty or when there is no ``session`` to read it with."""
+    rows = list_networks(session) if session is not None else []
+    if not rows:
+        return FIXED_NETWORK_CHOICES
+    by_slug: dict[str, NetworkChoice] = {}
+    for row in rows:
+        address = ADDRESS_FORMATS.get(row.address_format)
+        by_slug[row.slug] = NetworkChoice(
+            row.slug, row.name, TX_HASH_FORMATS.get(row.tx_hash_format, any_tx_hash),
+            address.check if address else any_address,
+        )  # fmt: skip
+    # A slug outranks an alias, an alias a name: "avalanche" is an alias of avalanche-c, and
+    # would name a network called "avalanche" instead if the registry had one.
+    spellings = {_spelling(row.name): row.slug for row in rows}
+    spellings |= {_spelling(alias): row.slug for row in rows for alias in row.aliases or ()}
+    spellings |= {row.slug.lower(): row.slug for row in rows}
+    return NetworkChoices(by_slug, spellings)

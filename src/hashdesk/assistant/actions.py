@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Trader
+from hashdesk.assets.queries import network_choices
 from hashdesk.assistant import diagnostics, queries
 from hashdesk.assistant.diagnostics import Ask, Finish, Flow, OutcomeKind, Rejected, Terminal, Turn
 from hashdesk.assistant.engine import Decision, Engine, Hit, Reply, extract
@@ -150,7 +151,8 @@ def do_ask(
     _add(session, conversation, Author.TRADER, text, None, now)
     if conversation.flow_id and conversation.flow_state:
         running = tools.flows[conversation.flow_id]
-        turn = diagnostics.advance(running, conversation.flow_state, text)
+        networks = network_choices(session)
+        turn = diagnostics.advance(running, conversation.flow_state, text, networks)
         return _flow_turn(session, tools, asker, conversation, running, turn, now)
     pinned = conversation.locale if conversation.locale_pinned else None
     conversation.locale, _ = tools.engine.choose_locale(text, pinned, conversation.locale)

@@ -50,7 +50,7 @@ from typing import Any
 
 import yaml
 
-from hashdesk.assets.formats import NETWORKS, check_tx_hash
+from hashdesk.assets.queries import FIXED_NETWORK_CHOICES, NetworkChoices, any_tx_hash
 from hashdesk.core.i18n import N_
 
 FLOWS_DIR = Path(__file__).resolve().parent / "flows"
@@ -224,14 +224,13 @@ NETWORK_ALIASES = {
 ASSET = re.compile(r"^[A-Za-z0-9]{2,12}$")
 
 
-def normalise_network(raw: str) -> str | None:
-    lowered = raw.strip().lower()
-    if lowered in NETWORKS:
-        return lowered
-    if lowered in NETWORK_ALIASES:
-        return NETWORK_ALIASES[lowered]
-    by_name = {network.name.lower(): slug for slug, network in NETWORKS.items()}
-    return by_name.get(lowered)
+def normalise_network(raw: str, networks: NetworkChoices = FIXED_NETWORK_CHOICES) -> str | None:
+    """The slug of the network ``raw`` names: as ``networks`` spell it (slug, alias, name) or
+    by the token and ticker names traders use ("trc20", "avax")."""
+    found = networks.resolve(raw)
+    if found is None and (alias := NETWORK_ALIASES.get(" ".join(raw.split()).lower())):
+        found = networks.resolve(alias)
+    return found.slug if found else None
 
 
 def _choice_value(step: Step, raw: str) -> str | None:
@@ -243,8 +242,12 @@ def _choice_value(step: Step, raw: str) -> str | None:
     return None
 
 
-def validate(step: Step, raw: str, answers: dict[str, str]) -> str | Rejected:
-    """The value to record for ``raw``, or why it is refused."""
+def validate(
+    step: Step, raw: str, answers: dict[str, str],
+    networks: NetworkChoices = FIXED_NETWORK_CHOICES,
+) -> str | Rejected:  # fmt: skip
+    """The value to record for ``raw``, or why it is refused; ``networks`` are those a
+    trader may name (the asset registry's, as ``assets.queries.network_choices`` reads them)."""
     value = raw.strip()
     if not value:
         return Rejected(step, N_("Please answer the question to continue."))
@@ -256,18 +259,20 @@ def validate(step: Step, raw: str, answers: dict[str, str]) -> str | Rejected:
         chosen = _choice_value(step, value)
         return chosen if chosen else Rejected(step, N_("Choose one of the options."))
     if step.input is InputKind.NETWORK:
-        network = normalise_network(value)
+        network = normalise_network(value, networks)
         if network is None:
             return Rejected(step, N_("Unknown network {network}; choose one of: {known}."),
-                            {"network": value, "known": ", ".join(sorted(NETWORKS))})  # fmt: skip
+                            {"network": value, "known": ", ".join(sorted(networks.by_slug))})  # fmt: skip
         return network
     if step.input is InputKind.ASSET:
         if not ASSET.match(value):
             return Rejected(step, N_("Write the coin or token's ticker, such as USDT or BTC."))
         return value.upper()
     if step.input is InputKind.TX_HASH:
-        network = answers.get(step.network_from) if step.network_from else None
-        problem = check_tx_hash(network, value)
+        chosen = (
+            networks.by_slug.get(answers.get(step.network_from, "")) if step.network_from else None
+        )
+        problem = (chosen.tx_hash if chosen else any_tx_hash)(value)
         return Rejected(step, problem.message, dict(problem.params)) if problem else value
     if step.pattern and not re.search(step.pattern, value, re.IGNORECASE):
         return Rejected(step, step.error or N_("That answer does not fit the question."))
@@ -283,11 +288,13 @@ def start(flow: Flow) -> Turn:
     return _arrive(flow, flow.start, {})
 
 
-def advance(flow: Flow, state: dict[str, Any], raw: str) -> Turn:
+def advance(
+    flow: Flow, state: dict[str, Any], raw: str, networks: NetworkChoices = FIXED_NETWORK_CHOICES
+) -> Turn:
     """Record the answer to the step ``state`` waits on and move to the next question or end."""
     step = flow.steps[str(state["step"])]
     answers = {str(k): str(v) for k, v in dict(state.get("answers", {})).items()}
-    value = validate(step, raw, answers)
+    value = validate(step, raw, answers, networks)
     if isinstance(value, Rejected):
         return value
     answers[step.id] = value

@@ -7,7 +7,6 @@ import enum
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,16 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Agent, Trader
-from hashdesk.assets.formats import (
-    ADDRESS_FORMATS,
-    NETWORKS,
-    TX_HASH_FORMATS,
-    Check,
-    Problem,
-    check_address,
-    check_tx_hash,
-)
-from hashdesk.assets.queries import list_networks
+from hashdesk.assets.queries import NetworkChoice, any_address, any_tx_hash, network_choices
 from hashdesk.config import Settings, get_settings
 from hashdesk.core import audit
 from hashdesk.core.auth import Permission, Principal, PrincipalKind
@@ -200,77 +190,8 @@ def _email_follower(session: Session, ticket: Ticket, template: str, **context: 
 # --- opening a ticket --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TicketNetwork:
-    """A network a ticket's ``network`` field may name (its ``slug`` is what the ticket
-    keeps), with the checks of that network's transaction hashes and addresses."""
-
-    slug: str
-    name: str
-    tx_hash: Check
-    address: Check
-
-
-@dataclass(frozen=True)
-class TicketNetworks:
-    """The networks of the ticket form, and every lower-case spelling that names one."""
-
-    by_slug: dict[str, TicketNetwork]
-    spellings: dict[str, str]
-
-    def resolve(self, text: str) -> TicketNetwork | None:
-        """The network ``text`` names: a slug, an alias or a name, in any case."""
-        slug = self.spellings.get(_spelling(text))
-        return self.by_slug[slug] if slug else None
-
-    def choices(self) -> list[TicketNetwork]:
-        return sorted(self.by_slug.values(), key=lambda network: network.name.lower())
-
-
-def _spelling(text: str) -> str:
-    return " ".join(text.split()).lower()
-
-
-def _any_tx_hash(value: str) -> Problem | None:
-    return check_tx_hash(None, value)
-
-
-def _any_address(value: str) -> Problem | None:
-    return check_address(None, value)
-
-
-# Before the registry is filled (a fresh database, before ``hashdesk assets import`` or the
-# demo), the ticket form keeps to the networks whose formats ``formats.NETWORKS`` knows.
-FIXED_NETWORKS = TicketNetworks(
-    by_slug={slug: TicketNetwork(slug, n.name, n.tx_hash, n.address) for slug, n in NETWORKS.items()},
-    spellings={slug: slug for slug in NETWORKS},
-)  # fmt: skip
-
-
-def ticket_networks(session: Session | None) -> TicketNetworks:
-    """The registry's networks, whatever their status (a deposit stuck on a network under
-    maintenance is exactly what a trader writes in about); ``FIXED_NETWORKS`` while the
-    registry is empty or when there is no ``session`` to read it with."""
-    rows = list_networks(session) if session is not None else []
-    if not rows:
-        return FIXED_NETWORKS
-    by_slug: dict[str, TicketNetwork] = {}
-    for row in rows:
-        address = ADDRESS_FORMATS.get(row.address_format)
-        by_slug[row.slug] = TicketNetwork(
-            row.slug, row.name, TX_HASH_FORMATS.get(row.tx_hash_format, _any_tx_hash),
-            address.check if address else _any_address,
-        )  # fmt: skip
-    # A slug outranks an alias, an alias a name: "avalanche" is an alias of avalanche-c, and
-    # would name a network called "avalanche" instead if the registry had one.
-    spellings = {_spelling(row.name): row.slug for row in rows}
-    spellings |= {_spelling(alias): row.slug for row in rows for alias in row.aliases or ()}
-    spellings |= {row.slug.lower(): row.slug for row in rows}
-    return TicketNetworks(by_slug, spellings)
-
-
-def _check_network(session: Session | None, network: str) -> TicketNetwork:
-    networks = ticket_networks(session)
+def _check_network(session: Session | None, network: str) -> NetworkChoice:
+    networks = network_choices(session)
     found = networks.resolve(network)
     if found is None:
         raise InvalidInput(
@@ -285,7 +206,7 @@ def check_fields(
 ) -> dict[str, str]:
     """The ticket's structured fields, checked against ``category``; the network is stored
     as its slug, and a hash or address is checked in that network's format (in any known
-    network's without one). Without ``session``, networks are those of ``FIXED_NETWORKS``."""
+    network's without one). Without ``session``, networks are those of ``FIXED_NETWORK_CHOICES``."""
     values = {k: v for k, v in fields.model_dump().items() if v}
     for name in values:
         if name not in category.fields:
@@ -301,7 +222,7 @@ def check_fields(
     network = _check_network(session, values["network"]) if "network" in values else None
     if network is not None:
         values["network"] = network.slug
-    checks = (network.tx_hash, network.address) if network else (_any_tx_hash, _any_address)
+    checks = (network.tx_hash, network.address) if network else (any_tx_hash, any_address)
     for name, check in zip(("tx_hash", "address"), checks, strict=True):
         if name in values and (problem := check(values[name])):
             raise InvalidInput(problem.message, field=f"fields.{name}", **problem.params)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import list_agents
+from hashdesk.assets.queries import network_choices
 from hashdesk.core.auth import SYSTEM, Permission, Principal, PrincipalKind
 from hashdesk.core.clock import utcnow
 from hashdesk.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
@@ -182,7 +183,7 @@ def _ticket_form_context(
 ) -> dict[str, Any]:
     """The form's choices, and ``values`` to show in it: a network named by an alias or in
     another case (a link from elsewhere) is shown as the choice it names."""
-    networks = actions.ticket_networks(session)
+    networks = network_choices(session)
     shown = dict(values or {})
     named = networks.resolve(shown.get("fields.network", ""))
     if named is not None:

@@ -163,6 +163,46 @@ def share_table_rows(docs: list[IndexedDoc], tables: dict[str, VectorTable]) -> 
             docs[row].vectors[name] = table.matrix[start:end]
 
 
+@dataclass(frozen=True)
+class RowFacts:
+    """Per row, as arrays: the locale (a code into ``locales``), the article and whether it
+    is internal. Which rows a reader sees is then array arithmetic; walking the 20,000
+    documents in Python took 14-16 ms, paid by the first reader of each locale after every
+    publish (bench/RESULTS.md, help-center search 7)."""
+
+    locales: dict[str, int]
+    locale: npt.NDArray[np.int16]
+    article: Ints
+    internal: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, docs: list[IndexedDoc]) -> RowFacts:
+        return RowFacts({}, np.zeros(0, np.int16), np.zeros(0, np.int64), np.zeros(0, bool)).then(
+            docs
+        )
+
+    def then(self, docs: list[IndexedDoc]) -> RowFacts:
+        """These facts followed by those of ``docs`` (rows appended since)."""
+        if not docs:
+            return self
+        locales = dict(self.locales)
+        for doc in docs:
+            locales.setdefault(doc.document.locale, len(locales))
+        count = len(docs)
+        return RowFacts(
+            locales,
+            np.concatenate([self.locale, np.fromiter(
+                (locales[doc.document.locale] for doc in docs), np.int16, count)]),
+            np.concatenate([self.article, np.fromiter(
+                (doc.document.article_id for doc in docs), np.int64, count)]),
+            np.concatenate([self.internal, np.fromiter(
+                (doc.document.internal for doc in docs), np.bool_, count)]),
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.article)
+
+
 class Snapshot:
     """What one search reads: rows of documents, postings, vector tables. Rows in
     ``retired`` are translations replaced or removed since the last merge: still in the
@@ -175,12 +215,14 @@ class Snapshot:
         postings: Segments,
         titles: Segments,
         tables: dict[str, Segmented],
+        facts: RowFacts | None = None,
     ) -> None:
         self.docs = docs
         self.retired = retired
         self.postings = postings
         self.titles = titles
         self.tables = tables
+        self.facts = RowFacts.of(docs) if facts is None else facts
         self._visible: dict[tuple[str, bool], Ints] = {}
 
     @classmethod
@@ -203,18 +245,25 @@ class Snapshot:
         return found
 
     def _compute_visible(self, locale: str, include_internal: bool) -> Ints:
-        rank = {candidate: position for position, candidate in enumerate(fallback_chain(locale))}
-        best: dict[int, tuple[int, int]] = {}
-        for row, doc in enumerate(self.docs):
-            position = rank.get(doc.document.locale)
-            if position is None or (doc.document.internal and not include_internal):
-                continue
-            if row in self.retired:
-                continue
-            known = best.get(doc.document.article_id)
-            if known is None or position < known[0]:
-                best[doc.document.article_id] = (position, row)
-        return np.array(sorted(row for _, row in best.values()), dtype=np.int64)
+        facts = self.facts
+        outside = np.iinfo(np.int16).max  # the rank of a locale not on the chain
+        rank = np.full(len(facts.locales), outside, dtype=np.int16)
+        for position, candidate in enumerate(fallback_chain(locale)):
+            if candidate in facts.locales:
+                rank[facts.locales[candidate]] = position
+        position_of = rank[facts.locale]
+        shown = position_of < outside
+        if not include_internal:
+            shown &= ~facts.internal
+        shown[list(self.retired)] = False
+        rows = np.flatnonzero(shown)
+        # Each article's row highest on the chain (the lowest row among equals): sort by
+        # article, then chain position; stable, so rows stay ascending within ties.
+        rows = rows[np.lexsort((position_of[rows], facts.article[rows]))]
+        articles = facts.article[rows]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = articles[1:] != articles[:-1]
+        return np.sort(rows[first])
 
 
 @dataclass(frozen=True)
@@ -410,8 +459,12 @@ class SearchIndex:
             name: Segmented(self._base_tables[name], table)
             for name, table in vector_tables(delta).items()
         }
+        # Between merges rows are only appended: the facts of the rows before carry over.
+        reused = previous.facts if not merge and len(previous.facts) <= len(self._rows) else None
+        facts = (RowFacts.of(self._rows) if reused is None
+                 else reused.then(self._rows[len(reused):]))  # fmt: skip
         self._snapshot = Snapshot(list(self._rows), frozenset(self._retired), postings, titles,
-                                  tables)  # fmt: skip
+                                  tables, facts)  # fmt: skip
 
     def _merge(self) -> None:
         self._rows = list(self._docs.values())
