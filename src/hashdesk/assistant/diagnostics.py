@@ -269,10 +269,8 @@ def validate(
             return Rejected(step, N_("Write the coin or token's ticker, such as USDT or BTC."))
         return value.upper()
     if step.input is InputKind.TX_HASH:
-        chosen = (
-            networks.by_slug.get(answers.get(step.network_from, "")) if step.network_from else None
-        )
-        problem = (chosen.tx_hash if chosen else any_tx_hash)(value)
+        on = networks.by_slug.get(answers.get(step.network_from, "")) if step.network_from else None
+        problem = (on.tx_hash if on else any_tx_hash)(value)
         return Rejected(step, problem.message, dict(problem.params)) if problem else value
     if step.pattern and not re.search(step.pattern, value, re.IGNORECASE):
         return Rejected(step, step.error or N_("That answer does not fit the question."))

@@ -5,10 +5,15 @@ which writes the health rows and opens, changes and resolves incidents.
 One process polls (``Monitor.tick`` first makes sure this process holds the leadership, see
 ``leader``); every process serves the status from the database.
 
-A round polls the networks that are due, several at a time in a small thread pool (the RPC
-clients block), with no database session open; then records them all in one short
-transaction. A network whose poll failed is due again after a growing delay (exponential
-backoff up to ``MAX_BACKOFF_SECONDS``), and its next poll tries its next RPC endpoint.
+A round starts polls of the networks that are due, several at a time in a small thread pool
+(the RPC clients block), with no database session open; waits for them at most
+``ROUND_BUDGET`` of the interval; then records in one short transaction every poll that has
+finished, this round's and earlier rounds' late ones. One poll makes several calls, each with
+its own deadline, so a hanging or trickling node can hold its poll for several timeouts: that
+poll stays in flight (its network is not polled again meanwhile) and is recorded in the round
+after it ends, while every other network is recorded on time. A network whose poll failed is
+due again after a growing delay (exponential backoff up to ``MAX_BACKOFF_SECONDS``), and its
+next poll tries its next RPC endpoint.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -53,6 +58,11 @@ TARGETS_REFRESH_SECONDS = 30.0  # registry edits (new endpoints) reach the polle
 # RPC calls (and of the monitor's CPU, see bench/RESULTS.md).
 CONGESTION_EVERY = 3
 DUE_SLACK = 0.25
+# How long a round waits for its polls, as a share of the interval: the round (this wait and
+# the transaction) then ends within its interval, so the next one starts on time and the
+# networks polled this round are due in it (see ``DUE_SLACK``). A poll slower than that is
+# recorded by a later round instead of delaying everyone's.
+ROUND_BUDGET = 0.75
 
 
 @dataclass(frozen=True)
@@ -339,6 +349,33 @@ class Report:
     calm_polls: int
 
 
+@dataclass(frozen=True)
+class InFlight:
+    """A poll started and not yet recorded."""
+
+    target: Target
+    state: NetworkState
+    started: float  # the start of the round that started it (time.monotonic()), for take_in
+    future: Future[Observation]
+
+
+class RoundWait:
+    """Wakes a round when the last of its polls ends, or when the monitor stops."""
+
+    def __init__(self, polls: int) -> None:
+        self._left = polls
+        self._lock = threading.Lock()
+        self.over = threading.Event()
+        if polls == 0:
+            self.over.set()
+
+    def one_done(self, _future: Future[Observation]) -> None:
+        with self._lock:
+            self._left -= 1
+            if self._left == 0:
+                self.over.set()
+
+
 class Monitor:
     """Polls when it leads. ``tick`` runs one round; ``start`` runs rounds in a thread."""
 
@@ -354,6 +391,7 @@ class Monitor:
         self.database = database
         self.interval = settings.chain_monitor_interval_seconds
         self.timeout = settings.chain_rpc_timeout_seconds
+        self.budget = ROUND_BUDGET * self.interval
         self.leadership = leadership or make_leadership(
             settings, database, self.interval, LEADER_LOCK
         )
@@ -362,6 +400,8 @@ class Monitor:
         self._targets: list[Target] = []
         self._targets_at = -TARGETS_REFRESH_SECONDS
         self.states: dict[str, NetworkState] = {}
+        self._in_flight: dict[str, InFlight] = {}
+        self._round: RoundWait | None = None
         self.leading = False
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chain-poll")
         self._stop = threading.Event()
@@ -373,21 +413,37 @@ class Monitor:
             self._targets_at = time.monotonic()
             known = {t.slug for t in self._targets}
             for slug in [s for s in self.states if s not in known]:
-                self.states.pop(slug).drop_client()
+                self._discard(slug)
         return self._targets
 
-    def tick(self) -> int:
-        """One round: poll what is due and record it. The number of networks polled (0 when
-        another process leads)."""
+    def tick(self, *, wait_all: bool = False) -> int:
+        """One round: start polls of the networks that are due (none of a network whose poll
+        is still in flight), wait for them at most ``budget`` seconds (with ``wait_all``, until
+        they all end), and record every poll that has ended by then, earlier rounds' included.
+        Polls still running stay in flight for a later round to record.
+
+        Returns the number of observations recorded (0 when another process leads)."""
         if not self._lead():
             return 0
         started = time.monotonic()
         # Due a little early rather than a round late: rounds start every interval, give or
         # take the timer's jitter.
         horizon = started + DUE_SLACK * self.interval
-        due = [t for t in self.targets() if self._state(t.slug).next_due <= horizon]
-        observations = list(self._pool.map(self._poll, due))
-        reports = self._reports(due, observations, started)
+        due = [t for t in self.targets() if t.slug not in self._in_flight
+               and self._state(t.slug).next_due <= horizon]  # fmt: skip
+        self._round = waiting = RoundWait(len(due))
+        if self._stop.is_set():  # stop() came before this round's wait could be woken
+            waiting.over.set()
+        for target in due:
+            state = self._state(target.slug)
+            future = self._pool.submit(poll, target, state, self.make_client, self.timeout)
+            future.add_done_callback(waiting.one_done)
+            self._in_flight[target.slug] = InFlight(target, state, started, future)
+        waiting.over.wait(None if wait_all else self.budget)
+        finished = [f for f in self._in_flight.values() if f.future.done()]
+        for flight in finished:
+            del self._in_flight[flight.target.slug]
+        reports = self._reports(finished)
         from hashdesk.chains.actions import do_record_round
 
         with self.database.transaction() as session:
@@ -395,7 +451,11 @@ class Monitor:
         for slug, calm_polls in calm.items():
             if slug in self.states:
                 self.states[slug].calm_polls = calm_polls
-        return len(due)
+        return len(reports)
+
+    def polling(self) -> set[str]:
+        """The networks whose poll is running (or queued for a free thread)."""
+        return {slug for slug, f in self._in_flight.items() if not f.future.done()}
 
     def _lead(self) -> bool:
         leading = self.leadership.hold()
@@ -410,27 +470,38 @@ class Monitor:
     def _state(self, slug: str) -> NetworkState:
         return self.states.setdefault(slug, NetworkState())
 
-    def _poll(self, target: Target) -> Observation:
-        return poll(target, self._state(target.slug), self.make_client, self.timeout)
-
-    def _reports(
-        self, due: list[Target], observations: list[Observation], started: float
-    ) -> list[Report]:
+    def _reports(self, finished: list[InFlight]) -> list[Report]:
         reports = []
         now = utcnow()
-        for target, observation in zip(due, observations, strict=True):
-            state = self._state(target.slug)
-            take_in(state, observation, self.interval, started)
+        for flight in finished:
+            target, state, observation = flight.target, flight.state, flight.future.result()
+            # Due again counted from the start of the round that started the poll: a slow
+            # poll is not followed by a longer pause.
+            take_in(state, observation, self.interval, flight.started)
             expect = target.expectation(self.interval)
             facts = state.facts(now, expect)
             reports.append(Report(target, observation, facts, expect, state.calm_polls))
         return reports
 
-    def _forget(self) -> None:
-        """A follower keeps no state: when it leads again, the windows start afresh."""
-        for state in self.states.values():
+    def _discard(self, slug: str) -> None:
+        """Forget a network. A poll of it still running is never recorded, and its client is
+        closed when it ends (closing it under the running poll would log a spurious crash)."""
+        state = self.states.pop(slug, None)
+        flight = self._in_flight.pop(slug, None)
+        if state is None:
+            return
+        if flight is None:
             state.drop_client()
-        self.states.clear()
+            return
+        flight.future.cancel()  # if it has not started yet
+        flight.future.add_done_callback(lambda _future: state.drop_client())
+
+    def _forget(self) -> None:
+        """A follower keeps no state: when it leads again, the windows start afresh, and the
+        polls it started as leader are dropped."""
+        for slug in list(self.states):
+            self._discard(slug)
+        self._in_flight.clear()
 
     def run(self) -> None:
         """Rounds until ``stop``; a failing round (database down) is logged and retried."""
@@ -448,6 +519,8 @@ class Monitor:
 
     def stop(self) -> None:
         self._stop.set()
+        if (waiting := self._round) is not None:
+            waiting.over.set()  # a round waiting for its polls records what has ended, now
         if self._thread is not None:
             self._thread.join(timeout=15)
         self._forget()

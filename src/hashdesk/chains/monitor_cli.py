@@ -49,7 +49,7 @@ def _session_info(settings: Settings) -> dict[str, Any]:
 
 
 def _once(runner: Monitor) -> None:
-    polled = runner.tick()
+    polled = runner.tick(wait_all=True)
     if not runner.leading:
         raise click.ClickException("Another process leads the monitor; nothing was polled.")
     click.echo(f"Polled {polled} networks.")
