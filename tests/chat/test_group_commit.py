@@ -79,6 +79,26 @@ def test_a_batch_numbers_each_chat_in_arrival_order_and_answers_each_post(
     assert notice.sender_kind == "system" and notice.body == NOTICE
 
 
+def test_a_resend_is_matched_by_chat_and_client_id_together(session: Session) -> None:
+    """A client id seen in another chat is not a resend here; other chats keep their numbers."""
+    trader = make_trader(session)
+    who = trader_principal(trader)
+    first, second, idle = (_chat(session, trader.id) for _ in range(3))
+    check_post_messages(session, [NewMessage(first, who, "a", "x1"),
+                                  NewMessage(second, who, "b", "x2")])  # fmt: skip
+    session.commit()
+    results = check_post_messages(session, [NewMessage(second, who, "c", "x1"),
+                                            NewMessage(first, who, "a", "x1")])  # fmt: skip
+    session.commit()
+    fresh, resent = results
+    assert isinstance(fresh, Posted) and isinstance(resent, Posted)
+    assert (fresh.duplicate, fresh.message.chat_id, fresh.message.seq) == (False, second.id, 2)
+    assert (resent.duplicate, resent.message.chat_id, resent.message.seq) == (True, first.id, 1)
+    assert resent.message.client_id == "x1" and type(resent.message.seq) is int
+    last = {id_: seq for id_, seq in session.execute(select(Chat.id, Chat.last_seq))}
+    assert last == {first.id: 1, second.id: 2, idle.id: 0}
+
+
 def test_the_writers_rows_of_chats_check_access_and_record_an_agents_first_response(
     session: Session,
 ) -> None:
@@ -129,8 +149,6 @@ def test_a_batch_builds_no_statements_for_the_garbage_collector(session: Session
     built per batch (a ``TextClause.bindparams`` clone, an ``IN`` of a list) leave cycles of
     bind parameters, and the collector's passes that find them stalled the event loop for
     100-200 ms under load (bench/RESULTS.md, "Live chat load")."""
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("SQLite's batch still builds its numbering and resend statements per batch")
     trader = make_trader(session)
     who = trader_principal(trader)
     chats = [_chat(session, trader.id) for _ in range(3)]

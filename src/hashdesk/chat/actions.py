@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql import Executable
 
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import trader_principal
@@ -400,6 +399,13 @@ _SENT_BEFORE = text(
 
 
 _SENT_BEFORE_QUERY = select(*[_MESSAGES.c[name] for name in _MESSAGE_FIELDS]).where(_SENT_BEFORE)
+# SQLite has no arrays: the pairs come as one JSON array of [chat_id, client_id].
+_SENT_BEFORE_SQLITE = select(*[_MESSAGES.c[name] for name in _MESSAGE_FIELDS]).where(
+    text(
+        "(chat_messages.chat_id, chat_messages.client_id) IN (SELECT json_extract(value, '$[0]'),"
+        " json_extract(value, '$[1]') FROM json_each(:pairs))"
+    )
+)
 
 
 def _stored_by_client_id(
@@ -409,17 +415,14 @@ def _stored_by_client_id(
                     if post.client_id is not None})  # fmt: skip
     if not pairs:
         return {}
+    # One statement built once, its values passed at execution: an IN of N pairs is compiled
+    # anew each time, and building a statement per batch leaves cycles of bind parameters for
+    # the garbage collector, whose full passes stall the loop.
     if session.get_bind().dialect.name == "postgresql":
-        # One statement built once, its values passed at execution: an IN of N pairs is
-        # compiled anew each time, and building a statement per batch leaves cycles of bind
-        # parameters for the garbage collector, whose full passes stall the loop.
         values = {"chat_ids": [chat for chat, _ in pairs], "client_ids": [cid for _, cid in pairs]}
         rows = session.execute(_SENT_BEFORE_QUERY, values)
     else:
-        columns = [_MESSAGES.c[name] for name in _MESSAGE_FIELDS]
-        rows = session.execute(
-            select(*columns).where(tuple_(ChatMessage.chat_id, ChatMessage.client_id).in_(pairs))
-        )
+        rows = session.execute(_SENT_BEFORE_SQLITE, {"pairs": json.dumps(pairs)})
     found = (StoredMessage(*row) for row in rows)
     return {(m.chat_id, m.client_id or ""): m for m in found}
 
@@ -429,8 +432,16 @@ _TAKE_NUMBERS = text(
     " FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS bigint[])) AS taken(id, n)"
     " WHERE chats.id = taken.id RETURNING chats.id, chats.last_seq"
 )
+# The same on SQLite (UPDATE ... FROM needs 3.33, RETURNING 3.35): one JSON array of [id, n].
+_TAKE_NUMBERS_SQLITE = text(
+    "UPDATE chats SET last_seq = chats.last_seq + taken.n"
+    " FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS n"
+    " FROM json_each(:pairs)) AS taken"
+    " WHERE chats.id = taken.id RETURNING chats.id, chats.last_seq"
+)
 
 
+_INSERT_MESSAGE_ROWS = insert(_MESSAGES)  # SQLite: an executemany of one row per message
 _INSERT_MESSAGES = text(
     "INSERT INTO chat_messages (chat_id, seq, sender_kind, sender_id, sender_name, client_id,"
     " body, redacted, created_at) SELECT * FROM unnest(CAST(:chat_id AS integer[]),"
@@ -447,7 +458,7 @@ def _insert_messages(session: Session, messages: list[StoredMessage]) -> None:
         return
     if session.get_bind().dialect.name != "postgresql":
         rows = [{name: getattr(m, name) for name in _MESSAGE_FIELDS} for m in messages]
-        session.execute(insert(_MESSAGES), rows)
+        session.execute(_INSERT_MESSAGE_ROWS, rows)
         return
     # One row of arrays: PostgreSQL runs one INSERT, rather than one per message (what an
     # executemany sends, even pipelined; the writer's largest cost once it built no ORM
@@ -466,22 +477,15 @@ def _take_numbers(
     """The first new ``seq`` of each chat, after taking ``numbers[chat]`` of them."""
     if not numbers:
         return {}
-    bumped: Executable
-    values: dict[str, list[int]] = {}
+    # The same statement text for any batch, built once (a CASE with one branch per chat is
+    # compiled anew each time, measured as the largest cost of this function, and leaves
+    # cycles of bind parameters for the garbage collector).
     if session.get_bind().dialect.name == "postgresql":
-        # The same statement text for any batch (a CASE with one branch per chat is compiled
-        # anew each time, measured as the largest cost of this function).
-        bumped, values = _TAKE_NUMBERS, {"ids": list(numbers), "ns": list(numbers.values())}
+        taken = session.execute(_TAKE_NUMBERS, {"ids": list(numbers), "ns": list(numbers.values())})
     else:
-        bumped = (
-            update(Chat)
-            .where(Chat.id.in_(sorted(numbers)))
-            .values(last_seq=Chat.last_seq + case(numbers, value=Chat.id))
-            .returning(Chat.id, Chat.last_seq)
-            .execution_options(synchronize_session=False)
-        )
+        taken = session.execute(_TAKE_NUMBERS_SQLITE, {"pairs": json.dumps(list(numbers.items()))})
     first: dict[int, int] = {}
-    for chat_id, last in session.execute(bumped, values).all():
+    for chat_id, last in taken.all():
         chat = chats.get(chat_id)
         if isinstance(chat, Chat):
             set_committed_value(chat, "last_seq", last)
