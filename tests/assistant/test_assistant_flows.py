@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
+from hashdesk.assets.demo import real_document
+from hashdesk.assets.queries import FIXED_NETWORK_CHOICES, NetworkChoices, network_choices
+from hashdesk.assets.schemas import RegistryDocument
+from hashdesk.assets.transfer import import_document
 from hashdesk.assistant import diagnostics
 from hashdesk.assistant.diagnostics import (
     Ask,
@@ -24,17 +29,18 @@ from hashdesk.assistant.diagnostics import (
     start,
     suggest,
 )
+from hashdesk.core.auth import SYSTEM
 
 TRON_HASH = "7c2d1a4b9e8f3a6d5c0b1e2f4a7d9c8b3e6f1a0d2c5b8e7f9a4d6c3b1e0f2a5d"
 ETH_HASH = "0x" + TRON_HASH
 
 
-def walk(flow_id: str, *answers: str) -> Turn:
+def walk(flow_id: str, *answers: str, networks: NetworkChoices = FIXED_NETWORK_CHOICES) -> Turn:
     flow = shipped_flows()[flow_id]
     turn = start(flow)
     for answer in answers:
         assert isinstance(turn, Ask), f"the flow ended before {answer!r}: {turn}"
-        turn = advance(flow, turn.state, answer)
+        turn = advance(flow, turn.state, answer, networks)
     return turn
 
 
@@ -104,6 +110,26 @@ def test_unknown_networks_and_assets_are_refused_with_the_reason() -> None:
     assert isinstance(asset, Rejected) and "ticker" in asset.message
     blank = walk("deposit_not_arrived", "  ")
     assert isinstance(blank, Rejected)
+
+
+def test_with_the_asset_registry_every_network_it_lists_can_be_named(session: Session) -> None:
+    import_document(session, SYSTEM, RegistryDocument(networks=real_document().networks, assets=[]))
+    networks = network_choices(session)
+
+    doge = walk("deposit_not_arrived", "Dogecoin", "DOGE", "1", networks=networks)
+    assert isinstance(doge, Ask) and doge.state["answers"]["network"] == "dogecoin"
+    wrong_format = walk("deposit_not_arrived", "dogecoin", "DOGE", "1", ETH_HASH, networks=networks)
+    assert isinstance(wrong_format, Rejected) and wrong_format.step.id == "tx_hash"
+    end = finished_with(networks, "avax", "USDC", "1", ETH_HASH, "More than an hour ago")
+    assert end.answers["network"] == "avalanche-c"  # a ticker spelling, the registry's slug
+    unknown = walk("deposit_not_arrived", "Dogechain", networks=networks)
+    assert isinstance(unknown, Rejected) and "dogecoin" in str(unknown.params["known"])
+
+
+def finished_with(networks: NetworkChoices, *answers: str) -> Finish:
+    turn = walk("deposit_not_arrived", *answers, networks=networks)
+    assert isinstance(turn, Finish), turn
+    return turn
 
 
 @pytest.mark.parametrize(("found", "outcome"), [("credited", "credited"),
