@@ -520,6 +520,16 @@ def _new_message(
     return Posted(message, duplicate=False, notice=notice)
 
 
+# Built once, like the writer's other statements (an expanding IN renders per execution but
+# builds no new construct).
+_NOTE_FIRST_RESPONSES = (
+    update(Chat)
+    .where(Chat.id.in_(bindparam("ids", expanding=True)), Chat.first_response_at.is_(None))
+    .values(first_response_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
+
+
 def _note_first_responses(session: Session, posts: list[NewMessage], now: datetime) -> None:
     """An agent's first message in a chat is its first response (for the response times)."""
     first = {post.chat.id: post.chat for post in posts
@@ -528,8 +538,7 @@ def _note_first_responses(session: Session, posts: list[NewMessage], now: dateti
     for chat in first.values():
         chat.first_response_at = now
     if rows:
-        session.execute(update(Chat).where(Chat.id.in_(rows), Chat.first_response_at.is_(None))
-                        .values(first_response_at=now).execution_options(synchronize_session=False))  # fmt: skip
+        session.execute(_NOTE_FIRST_RESPONSES, {"ids": rows, "at": now})
 
 
 def do_mark_read(session: Session, chat: Chat, reader: Principal, seq: int) -> int:
