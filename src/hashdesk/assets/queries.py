@@ -258,10 +258,18 @@ def any_address(value: str) -> Problem | None:
 
 
 # Before the registry is filled (a fresh database, before ``hashdesk assets import`` or the
-# demo), traders choose from the networks whose formats ``formats.NETWORKS`` knows.
+# demo), traders choose from the networks whose formats ``formats.NETWORKS`` knows, named by
+# slug, name or the token and ticker spellings traders use (the registry's data has its own).
+_FIXED_ALIASES = {
+    "erc20": "ethereum", "eth": "ethereum", "trc20": "tron", "trx": "tron", "bep20": "bsc",
+    "bnb": "bsc", "btc": "bitcoin", "ltc": "litecoin", "sol": "solana", "matic": "polygon",
+    "pol": "polygon", "arb": "arbitrum", "op": "optimism", "avax": "avalanche",
+    "avax c-chain": "avalanche",
+}  # fmt: skip
 FIXED_NETWORK_CHOICES = NetworkChoices(
     by_slug={slug: NetworkChoice(slug, n.name, n.tx_hash, n.address) for slug, n in NETWORKS.items()},
-    spellings={_spelling(n.name): slug for slug, n in NETWORKS.items()} | {s: s for s in NETWORKS},
+    spellings={_spelling(n.name): slug for slug, n in NETWORKS.items()} | _FIXED_ALIASES
+    | {slug: slug for slug in NETWORKS},
 )  # fmt: skip
 
 

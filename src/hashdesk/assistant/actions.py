@@ -148,12 +148,12 @@ def do_ask(
     session: Session, tools: Tools, asker: Asker, conversation: AssistantConversation, text: str,
     now: datetime,
 ) -> AssistantMessage:  # fmt: skip
-    in_flow = bool(conversation.flow_id and conversation.flow_state)
+    in_flow = conversation.flow_id is not None and bool(conversation.flow_state)
     # Read before this request writes: a SELECT after ``_add`` flushes the message first, and
     # on SQLite that write lock would keep the flow's tracer (its own session) from writing.
     networks = network_choices(session) if in_flow else None
     _add(session, conversation, Author.TRADER, text, None, now)
-    if in_flow and networks is not None:
+    if networks is not None:
         running = tools.flows[str(conversation.flow_id)]
         turn = diagnostics.advance(running, conversation.flow_state, text, networks)
         return _flow_turn(session, tools, asker, conversation, running, turn, now)

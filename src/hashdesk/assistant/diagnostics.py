@@ -215,21 +215,12 @@ def deposit_trace_today(answers: dict[str, str]) -> CheckResult:
 
 # --- validating one input ---------------------------------------------------------------------
 
-NETWORK_ALIASES = {
-    "erc20": "ethereum", "eth": "ethereum", "trc20": "tron", "trx": "tron", "bep20": "bsc",
-    "bnb smart chain": "bsc", "bnb": "bsc", "btc": "bitcoin", "ltc": "litecoin",
-    "sol": "solana", "matic": "polygon", "pol": "polygon", "arb": "arbitrum", "op": "optimism",
-    "avax": "avalanche", "avax c-chain": "avalanche",
-}  # fmt: skip
 ASSET = re.compile(r"^[A-Za-z0-9]{2,12}$")
 
 
 def normalise_network(raw: str, networks: NetworkChoices = FIXED_NETWORK_CHOICES) -> str | None:
-    """The slug of the network ``raw`` names: as ``networks`` spell it (slug, alias, name) or
-    by the token and ticker names traders use ("trc20", "avax")."""
+    """The slug of the network ``raw`` names (slug, alias or name, in any case)."""
     found = networks.resolve(raw)
-    if found is None and (alias := NETWORK_ALIASES.get(" ".join(raw.split()).lower())):
-        found = networks.resolve(alias)
     return found.slug if found else None
 
 
