@@ -105,7 +105,7 @@ def test_the_hash_is_checked_against_the_network_answered() -> None:
 def test_unknown_networks_and_assets_are_refused_with_the_reason() -> None:
     turn = walk("deposit_not_arrived", "Dogechain")
     assert isinstance(turn, Rejected)
-    assert turn.params["network"] == "Dogechain" and "tron" in str(turn.params["known"])
+    assert turn.params["network"] == "Dogechain" and "(tron)" in str(turn.params["suggestions"])
     asset = walk("deposit_not_arrived", "bsc", "US DT!")
     assert isinstance(asset, Rejected) and "ticker" in asset.message
     blank = walk("deposit_not_arrived", "  ")
@@ -123,7 +123,8 @@ def test_with_the_asset_registry_every_network_it_lists_can_be_named(session: Se
     end = finished_with(networks, "avax", "USDC", "1", ETH_HASH, "More than an hour ago")
     assert end.answers["network"] == "avalanche-c"  # a ticker spelling, the registry's slug
     unknown = walk("deposit_not_arrived", "Dogechain", networks=networks)
-    assert isinstance(unknown, Rejected) and "dogecoin" in str(unknown.params["known"])
+    assert isinstance(unknown, Rejected)
+    assert str(unknown.params["suggestions"]).startswith("Dogecoin (dogecoin)")
 
 
 def finished_with(networks: NetworkChoices, *answers: str) -> Finish:

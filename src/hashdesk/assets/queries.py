@@ -3,6 +3,7 @@ console-only resource."""
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal, cast
@@ -24,6 +25,7 @@ from hashdesk.assets.models import Asset, AssetNetwork, Family, Network, Network
 from hashdesk.assets.schemas import AssetNetworkPublic, AssetPublic, MemoSpec, NetworkPublic
 from hashdesk.core.auth import Principal
 from hashdesk.core.errors import NotFound, PermissionDenied
+from hashdesk.core.i18n import N_
 from hashdesk.core.pagination import Page, encode_cursor
 
 
@@ -237,16 +239,52 @@ class NetworkChoices:
     spellings: dict[str, str]
 
     def resolve(self, text: str) -> NetworkChoice | None:
-        """The network ``text`` names: a slug, an alias or a name, in any case."""
+        """The network ``text`` names: a slug, an alias or a name, in any case, alone or in
+        a phrase as traders write it ("USDT on Tron", "Ethereum (ERC20)").
+
+        In a phrase the longest spellings count ("bitcoin cash network" is Bitcoin Cash, not
+        Bitcoin), and only when they all name the same network: "Arbitrum or Ethereum"
+        names none, rather than a guess the trader did not make.
+        """
         slug = self.spellings.get(_spelling(text))
+        if slug is None:
+            slug = self._named_in(_words(text))
         return self.by_slug[slug] if slug else None
+
+    def _named_in(self, words: list[str]) -> str | None:
+        longest = max((spelling.count(" ") + 1 for spelling in self.spellings), default=0)
+        for length in range(min(len(words), longest), 0, -1):
+            named = {
+                self.spellings[phrase]
+                for start in range(len(words) - length + 1)
+                if (phrase := " ".join(words[start : start + length])) in self.spellings
+            }
+            if named:
+                return named.pop() if len(named) == 1 else None
+        return None
+
+    def suggest(self, text: str, limit: int = 3) -> list[NetworkChoice]:
+        """The networks whose spellings are closest to ``text``: what a trader who wrote
+        "etherium" or "tron20" most likely meant."""
+        close = difflib.get_close_matches(_spelling(text), self.spellings, n=limit * 4)
+        slugs = dict.fromkeys(self.spellings[spelling] for spelling in close)
+        return [self.by_slug[slug] for slug in list(slugs)[:limit]]
 
     def choices(self) -> list[NetworkChoice]:
         return sorted(self.by_slug.values(), key=lambda network: network.name.lower())
 
 
+# Networks most deposits go through, named when nothing the trader wrote is close to one.
+WELL_KNOWN_NETWORKS = ("bitcoin", "ethereum", "tron", "bsc", "solana")
+
+
 def _spelling(text: str) -> str:
     return " ".join(text.split()).lower()
+
+
+def _words(text: str) -> list[str]:
+    words = (word.strip("()[]{}.,;:!?\"'") for word in text.lower().split())
+    return [word for word in words if word]
 
 
 def any_tx_hash(value: str) -> Problem | None:
@@ -255,6 +293,23 @@ def any_tx_hash(value: str) -> Problem | None:
 
 def any_address(value: str) -> Problem | None:
     return check_address(None, value)
+
+
+def unknown_network(networks: NetworkChoices, text: str) -> tuple[str, dict[str, str]]:
+    """The message (a msgid) and its values for a network nobody calls ``text``: the closest
+    spellings when there are some, else a few well-known networks, rather than every slug of
+    the registry (79 of them, too many to read in a chat)."""
+    close = networks.suggest(text)
+    if close:
+        message = N_("Unknown network {network}. Did you mean {suggestions}?")
+    else:
+        message = N_(
+            "Unknown network {network}. Name it as your wallet does, such as {suggestions}."
+        )
+        close = [networks.by_slug[slug] for slug in WELL_KNOWN_NETWORKS if slug in networks.by_slug]
+        close = close or networks.choices()[:3]
+    names = ", ".join(f"{choice.name} ({choice.slug})" for choice in close)
+    return message, {"network": text, "suggestions": names}
 
 
 # Before the registry is filled (a fresh database, before ``hashdesk assets import`` or the

@@ -50,7 +50,12 @@ from typing import Any
 
 import yaml
 
-from hashdesk.assets.queries import FIXED_NETWORK_CHOICES, NetworkChoices, any_tx_hash
+from hashdesk.assets.queries import (
+    FIXED_NETWORK_CHOICES,
+    NetworkChoices,
+    any_tx_hash,
+    unknown_network,
+)
 from hashdesk.core.i18n import N_
 
 FLOWS_DIR = Path(__file__).resolve().parent / "flows"
@@ -252,8 +257,8 @@ def validate(
     if step.input is InputKind.NETWORK:
         network = normalise_network(value, networks)
         if network is None:
-            return Rejected(step, N_("Unknown network {network}; choose one of: {known}."),
-                            {"network": value, "known": ", ".join(sorted(networks.by_slug))})  # fmt: skip
+            message, values = unknown_network(networks, value)
+            return Rejected(step, message, dict(values))
         return network
     if step.input is InputKind.ASSET:
         if not ASSET.match(value):

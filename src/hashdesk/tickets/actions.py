@@ -14,7 +14,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Agent, Trader
-from hashdesk.assets.queries import NetworkChoice, any_address, any_tx_hash, network_choices
+from hashdesk.assets.queries import (
+    NetworkChoice,
+    any_address,
+    any_tx_hash,
+    network_choices,
+    unknown_network,
+)
 from hashdesk.config import Settings, get_settings
 from hashdesk.core import audit
 from hashdesk.core.auth import Permission, Principal, PrincipalKind
@@ -194,10 +200,8 @@ def _check_network(session: Session | None, network: str) -> NetworkChoice:
     networks = network_choices(session)
     found = networks.resolve(network)
     if found is None:
-        raise InvalidInput(
-            "Unknown network {network}; choose one of: {known}.", field="fields.network",
-            network=network, known=", ".join(sorted(networks.by_slug)),
-        )  # fmt: skip
+        message, values = unknown_network(networks, network)
+        raise InvalidInput(message, field="fields.network", **values)
     return found
 
 
