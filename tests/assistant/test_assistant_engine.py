@@ -78,6 +78,18 @@ def test_an_unsure_or_foreign_detection_keeps_the_fallback_locale() -> None:
     assert unsure.locale == "en"
 
 
+def test_short_technical_english_stays_on_the_pages_locale_with_the_real_detector() -> None:
+    # The detector reads these as Italian and French at 0.55-0.62: too unsure to switch on.
+    for question in ("api error 429", "liquidation price"):
+        searcher = ScriptedSearcher()
+        reply = Engine(searcher, detect=detect_language).respond(question, fallback_locale="en")
+        assert reply.locale == "en", question
+    sure = Engine(ScriptedSearcher(), detect=detect_language).respond(
+        "mi depósito no llega", fallback_locale="en"
+    )
+    assert sure.locale == "es"
+
+
 def test_one_candidate_per_article() -> None:
     twice = [WITHDRAW, hit(11, "How to withdraw crypto", 0.8, locale="es"), DEPOSIT]
     reply = Engine(ScriptedSearcher({"q": twice})).respond("q", locale="en")
