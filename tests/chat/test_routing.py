@@ -93,6 +93,8 @@ def test_language_comes_from_the_trader_then_accept_language_then_the_message() 
     spanish = Opening(text="Hola, no me llegó el depósito de USDT a mi cuenta")
     assert choose_language(None, spanish) == ("es", "detected")
     assert choose_language(None, Opening()) == ("en", "default")
+    # Taken for Italian, but too unsure (0.55) to send the chat to the Italian queue.
+    assert choose_language(None, Opening(text="api error 429")) == ("en", "default")
 
 
 def test_region_from_the_offline_geoip_database_and_the_trusted_proxy_header() -> None:

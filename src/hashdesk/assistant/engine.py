@@ -19,16 +19,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hashdesk.assistant.calibration import CALIBRATIONS, Calibration, Logistic
+from hashdesk.assistant.langid.detector import SURE_CONFIDENCE
 from hashdesk.core.i18n import DEFAULT_LOCALE, LOCALES
 from hashdesk.helpcenter.search.semantic import encoder_for_reader
 
 CANDIDATES = 5
 EXTRACT_CHARS = 280
-# Below this the detector is guessing, and the page's (or the trader's) own locale is the better
-# bet: on Tatoeba's short sentences detections at 0.5-0.8 are right 83% of the time, and short
-# technical English in that band is taken for another language ("api error 429": it 0.55,
-# "liquidation price": fr 0.62). From 0.8 up they are right 97.7-100% (bench/RESULTS.md).
-MIN_LANGUAGE_CONFIDENCE = 0.8
 
 
 class Hit(Protocol):
@@ -170,7 +166,7 @@ class Engine:
         if self.detect is None:
             return fallback, None
         language, confidence = self.detect(question)
-        if language in LOCALES and confidence >= MIN_LANGUAGE_CONFIDENCE:
+        if language in LOCALES and confidence >= SURE_CONFIDENCE:
             return language, language
         return fallback, language
 

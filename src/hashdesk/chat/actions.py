@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import trader_principal
+from hashdesk.assistant.langid.detector import SURE_CONFIDENCE
 from hashdesk.chat import assignment, guard, routing
 from hashdesk.chat.hub import CHATS_CHANNEL
 from hashdesk.chat.models import (
@@ -157,8 +158,9 @@ def choose_language(trader: Trader | None, opening: Opening, detect: Any = None)
     if opening.text:
         if detect is None:
             from hashdesk.assistant.langid import detect
-        detected = match_locale(detect(opening.text).lang)
-        if detected:
+        detection = detect(opening.text)
+        detected = match_locale(detection.lang)
+        if detected and detection.confidence >= SURE_CONFIDENCE:
             return detected, "detected"
     return routing.OVERFLOW_LANGUAGE, "default"
 

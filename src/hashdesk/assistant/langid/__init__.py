@@ -8,6 +8,7 @@ the first call.
 
 from hashdesk.assistant.langid.detector import (
     SUPPORTED_LANGUAGES,
+    SURE_CONFIDENCE,
     UNDETERMINED,
     Detection,
     LanguageDetector,
@@ -18,6 +19,7 @@ from hashdesk.assistant.langid.detector import (
 
 __all__ = [
     "SUPPORTED_LANGUAGES",
+    "SURE_CONFIDENCE",
     "UNDETERMINED",
     "Detection",
     "LanguageDetector",

@@ -50,6 +50,12 @@ MINIMUM_SUPPORT = 0.15
 # Only the start of a long text is read: the language is plain long before, and the models'
 # time grows with the length (a pasted log must not stall the chat).
 MAX_CHARACTERS = 1000
+# From here up a detection is sure enough to act on (answer in it, route by it); below, the
+# page's or the trader's own locale is the better bet. On Tatoeba's short sentences detections
+# at 0.5-0.8 are right 83% of the time, from 0.8 up 97.7-100% (bench/RESULTS.md), and short
+# technical English lands in that band as another language ("api error 429": it 0.55,
+# "liquidation price": fr 0.62).
+SURE_CONFIDENCE = 0.8
 # Confidence of decisions made from the script alone.
 SCRIPT_CONFIDENCE = 0.99
 LETTER_CONFIDENCE = 0.95
