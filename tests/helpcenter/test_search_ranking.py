@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from hashdesk.helpcenter.search import SearchIndex, build_index_from
+from hashdesk.helpcenter.search import SearchDocument, SearchIndex, build_index_from
+from hashdesk.helpcenter.search import index as search_index
 from tests.helpcenter.search_corpus import documents
 
 
@@ -123,3 +124,47 @@ def test_replacing_an_article_updates_results() -> None:
     assert 4 in top_ids(fresh, "withdraw crypto wallet")
     fresh.replace_articles([4], [])
     assert 4 not in top_ids(fresh, "withdraw crypto wallet")
+
+
+# Two API pages: the embedding hears "api error 429" as any API error and prefers the second.
+RATE_LIMITS = SearchDocument(
+    article_id=51, locale="en", title="API rate limits and error codes", slug="api-rate-limits",
+    body="Every endpoint has a request weight. Over the limit the API answers HTTP 429; keep "
+    "sending and it answers 418 and bans the IP for a while. Back off and retry later.",
+    tags=("api",), internal=False,
+)  # fmt: skip
+INVALID_KEY = SearchDocument(
+    article_id=52, locale="en", title="Invalid API key, IP or permissions (error -2015)",
+    slug="invalid-api-key",
+    body="The API rejects a request with error -2015 when the key is wrong, the calling IP is "
+    "not on the key's whitelist, or the key lacks the permission the endpoint needs.",
+    tags=("api", "error"), internal=False,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def api_index() -> SearchIndex:
+    return build_index_from([*documents(), RATE_LIMITS, INVALID_KEY])
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("api error 429", 51), ("why do I get 418 from the api", 51), ("error -2015", 52)],
+)
+def test_an_error_code_finds_the_page_that_names_it(
+    api_index: SearchIndex, query: str, expected: int
+) -> None:
+    assert top_ids(api_index, query)[0] == expected
+
+
+def test_without_the_exact_number_the_meaning_decides(
+    api_index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_index, "EXACT_NUMBER_BONUS", 0.0)
+    assert top_ids(api_index, "api error 429")[0] == 52  # what the bonus is there to fix
+
+
+def test_a_number_is_not_corrected_to_a_near_one(api_index: SearchIndex) -> None:
+    # -2016 is one edit from -2015 but another error: no page gets credit for its words.
+    assert all(hit.lexical == 0.0 for hit in api_index.search("-2016", "en"))
+    assert any(hit.lexical > 0.0 for hit in api_index.search("-2015", "en"))

@@ -70,6 +70,11 @@ PREFIX_EXPANSIONS = 30  # completions of a half-typed word that as-you-type cons
 SEMANTIC_FLOOR: dict[str, float] = {"minilm": 0.3, "e5": 0.8}
 SEMANTIC_ALONE_FLOOR: dict[str, float] = {"minilm": 0.45, "e5": 0.86}
 MIN_RELATIVE_SCORE = 0.05  # hits below this share of the best fused score are noise
+# A page that has the query's exact number (error 429, -2015, a 10,000 limit) gains up to this
+# much on the fused scale (0..1): the embedding hears "api error 429" as any API error, and
+# the lexical share of the blend is too small (0.1) to let the page that says 429 win.
+EXACT_NUMBER_BONUS = 0.5
+NUMBER_DIGITS = 3  # shorter numbers (1, 24, 2fa's 2) are too common to single out a page
 # A publish re-indexes only its article's rows (a small segment after the base); once that
 # segment passes this many rows, or this share of the base, everything is rebuilt as one
 # base (3.8 s at 20,000 pages: once per dozens of publishes instead of every one).
@@ -272,6 +277,7 @@ class _Query:
 
     weights: dict[int, float]  # term id → weight, over all analyzers
     terms_by_locale: dict[str, set[str]]  # for snippets
+    numbers: frozenset[int] = frozenset()  # term ids of its numbers: error codes, limits
 
 
 class SearchIndex:
@@ -518,6 +524,7 @@ class SearchIndex:
         if not len(candidates):
             return analysed, []
         fused = fuse(lexical[candidates], semantic[candidates], self.fusion)
+        fused = _favour_exact_numbers(fused, snapshot, analysed, visible[candidates])
         best = float(lexical.max())
         ranked = []
         for position in np.argsort(-fused, kind="stable")[:limit]:
@@ -543,6 +550,7 @@ class SearchIndex:
     def _analyse_query(self, snapshot: Snapshot, query: str, locale: str) -> _Query:
         weights: dict[int, float] = {}
         by_locale: dict[str, set[str]] = {}
+        numbers: set[int] = set()
         for analyzer_locale in fallback_chain(locale):
             terms = analyzer_for(analyzer_locale).query_terms(query)
             terms = self._correct_typos(snapshot, analyzer_locale, terms)
@@ -552,7 +560,9 @@ class SearchIndex:
                 term_id = self._vocabulary.get(term.text)
                 if term_id is not None:
                     weights[term_id] = max(weights.get(term_id, 0.0), term.weight)
-        return _Query(weights, by_locale)
+                    if _is_number(term.text):
+                        numbers.add(term_id)
+        return _Query(weights, by_locale, frozenset(numbers))
 
     def _known(self, snapshot: Snapshot, term: str) -> bool:
         term_id = self._vocabulary.get(term)
@@ -563,7 +573,9 @@ class SearchIndex:
         five letters, two for longer ones (the most frequent word among equally near ones)."""
         corrected: list[Term] = []
         for term in terms:
-            if not term.surface or len(term.surface) < 3 or self._known(snapshot, term.text):
+            # A number is never "corrected": error -1022 is not error -1021.
+            if (not term.surface or len(term.surface) < 3 or _is_number(term.surface)
+                    or self._known(snapshot, term.text)):  # fmt: skip
                 corrected.append(term)
                 continue
             replacement = self._nearest(snapshot, locale, term.surface)
@@ -692,6 +704,25 @@ class SearchIndex:
             if len(rows):
                 np.maximum.at(scores, rows, values)
         return scores
+
+
+def _is_number(text: str) -> bool:
+    return len(text) >= NUMBER_DIGITS and text.isdigit()
+
+
+def _favour_exact_numbers(fused: Floats, snapshot: Snapshot, query: _Query, rows: Ints) -> Floats:
+    """``fused`` with the pages that contain the query's numbers lifted (by the share of its
+    numbers each has), scaled back so the best is still at most 1: the assistant's confidence
+    reads these scores."""
+    if not query.numbers or not len(fused):
+        return fused
+    share = np.zeros(len(rows), dtype=np.float32)
+    for term_id in query.numbers:
+        share += snapshot.postings.score({term_id: 1.0})[rows] > 0
+    if not share.any():
+        return fused
+    lifted = fused + EXACT_NUMBER_BONUS * share / len(query.numbers)
+    return (lifted / max(float(lifted.max()), 1.0)).astype(np.float32)
 
 
 def _top(values: Floats, count: int, *, minimum: float) -> Ints:
