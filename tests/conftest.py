@@ -25,6 +25,8 @@ from hashdesk.accounts.models import Agent, Trader
 from hashdesk.accounts.queries import agent_principal, trader_principal
 from hashdesk.accounts.schemas import AgentCreate, TraderUpsert
 from hashdesk.app import create_app
+from hashdesk.assistant.triage.demo_examples import train_demo_model
+from hashdesk.assistant.triage.training import ValidationReport
 from hashdesk.config import Settings, get_settings
 from hashdesk.core.auth import Role
 from hashdesk.core.migrate import upgrade
@@ -99,6 +101,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
     upgrade(url)  # the schema comes from the migrations, so they are tested on every run
     yield url
+
+
+@pytest.fixture(scope="session")
+def demo_triage_model(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, ValidationReport]:
+    """The demo's triage model and its validation report, trained once per run (about half a
+    minute: the multilingual encoder embeds its 1,470 examples)."""
+    folder = tmp_path_factory.mktemp("triage") / "model"
+    return folder, train_demo_model(folder)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,8 +20,8 @@ from hashdesk.assistant.actions import Prediction, Tools
 from hashdesk.assistant.engine import Engine
 from hashdesk.assistant.models import AssistantConversation
 from hashdesk.assistant.routes import tools_dep
-from hashdesk.assistant.triage.demo_examples import train_demo_model
 from hashdesk.assistant.triage.model import Classifier
+from hashdesk.assistant.triage.training import ValidationReport
 from hashdesk.chat.models import Chat
 from hashdesk.chat.records import ChatOutcome
 from hashdesk.config import Settings
@@ -40,10 +41,8 @@ CHATS = "/api/v1/chat/chats"
 
 
 @pytest.fixture(scope="module")
-def classifier(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
-    folder = tmp_path_factory.mktemp("triage") / "model"
-    train_demo_model(folder)
-    return Classifier.load(folder)
+def classifier(demo_triage_model: tuple[Path, ValidationReport]) -> Classifier:
+    return Classifier.load(demo_triage_model[0])
 
 
 @pytest.fixture
