@@ -100,3 +100,27 @@ def test_escape_closes_the_list_and_enter_then_searches(page: Page) -> None:
     box.press("Enter")  # nothing chosen: the form goes to the results page
 
     expect(page).to_have_url(re.compile(r"/hc/en/search\?q=2fa"))
+
+
+def test_the_request_form_offers_articles_that_may_answer_it(
+    page: Page, portal: tuple[Node, dict[str, int]]
+) -> None:
+    page.goto("/portal/guest/new")
+    suggested = page.get_by_test_id("suggested-articles")
+    expect(suggested).to_be_hidden()
+    page.get_by_test_id("subject").press_sequentially("withdraw", delay=20)
+    expect(suggested).to_be_hidden()  # too little to go by yet
+
+    page.get_by_test_id("subject").press_sequentially(" still pending since yesterday", delay=20)
+    links = page.get_by_test_id("suggested-article")
+    expect(suggested).to_be_visible()
+    expect(links.first).to_have_text("Why is my withdrawal pending?")
+    titles = links.all_text_contents()
+    assert len(titles) <= 3 and "Set up two-factor authentication (2FA)" not in titles
+    article_id = portal[1]["Why is my withdrawal pending?"]
+    expect(links.first).to_have_attribute("href", re.compile(rf"/hc/en/articles/{article_id}-"))
+    expect(links.first).to_have_attribute("target", "_blank")  # the form keeps what was written
+
+    page.get_by_test_id("subject").fill("")
+    page.get_by_test_id("subject").press_sequentially("x", delay=20)
+    expect(suggested).to_be_hidden()

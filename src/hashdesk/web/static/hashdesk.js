@@ -138,6 +138,66 @@
     apply();
   }
 
+  // --- the ticket form: articles that may answer it, as the trader writes -------------------
+  // <section data-suggested-articles data-search-url data-locale hidden><ul data-suggested-list>
+  // Asks the help-center search with the subject and the start of the description (debounced;
+  // an answer to older text is dropped) and lists the best few, opening in a new tab.
+  var SUGGEST_DELAY_MS = 400;
+  var SUGGEST_MIN_CHARS = 8;
+  var SUGGEST_COUNT = 3;
+  var SUGGEST_DESCRIPTION_CHARS = 300;
+
+  function initSuggestedArticles() {
+    var section = document.querySelector("[data-suggested-articles]");
+    var subject = document.getElementById("subject");
+    var description = document.getElementById("description");
+    var list = section ? section.querySelector("[data-suggested-list]") : null;
+    if (!section || !subject || !list || !window.fetch) { return; }
+    var timer = null;
+    var asked = 0;
+    var lastText = "";
+    function text() {
+      var more = description ? description.value.slice(0, SUGGEST_DESCRIPTION_CHARS) : "";
+      return (subject.value + " " + more).trim();
+    }
+    function show(hits) {
+      list.textContent = "";
+      hits.slice(0, SUGGEST_COUNT).forEach(function (hit) {
+        var item = document.createElement("li");
+        var link = document.createElement("a");
+        link.href = hit.url;
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.lang = hit.locale;
+        link.textContent = hit.title;
+        link.setAttribute("data-testid", "suggested-article");
+        item.appendChild(link);
+        list.appendChild(item);
+      });
+      section.hidden = list.children.length === 0;
+    }
+    function ask() {
+      var wanted = text();
+      if (wanted === lastText) { return; }
+      lastText = wanted;
+      if (subject.value.trim().length < SUGGEST_MIN_CHARS) { show([]); return; }
+      var number = ++asked;
+      var address = section.getAttribute("data-search-url") + "?q=" + encodeURIComponent(wanted) +
+        "&locale=" + encodeURIComponent(section.getAttribute("data-locale")) + "&limit=" + SUGGEST_COUNT;
+      window.fetch(address, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (answer) { if (number === asked && answer) { show(answer.hits || []); } })
+        .catch(function () { /* a convenience: the form still sends */ });
+    }
+    function schedule() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(ask, SUGGEST_DELAY_MS);
+    }
+    subject.addEventListener("input", schedule);
+    if (description) { description.addEventListener("input", schedule); }
+    ask();  // a form sent back with errors, or prefilled by a link, already has a subject
+  }
+
   // --- console: internal-note toggle, macro preview, confirmations --------------------------
   function initReplyForm() {
     each("[data-reply-form]", function (form) {
@@ -202,6 +262,7 @@
   function init() {
     initAutosubmit();
     initCategoryFields();
+    initSuggestedArticles();
     initReplyForm();
     initMacroPreview();
     initConfirm();
