@@ -10,6 +10,13 @@ The queries are split per FAQ entry: the 1st, 3rd and 5th paraphrase of each ent
 ``--write`` stores them in ``src/hashdesk/assistant/calibration.py``. The held-out figures are
 measured with numbers that never saw those queries.
 
+The multilingual encoder (e5, the 17 non-English locales) is also asked the questions of
+``bench/data/assistant_multilingual.json`` over the demo help center (``src/hashdesk/demo/
+helpcenter``, imported the same way): 3 questions per translated topic and 8 that no article
+answers, in each of the 17 locales, each asked from a page in its own language. Per topic and
+locale, alternate questions (by article id and position) are fitted on and held out; the e5
+models are fitted on both sets' fit halves together.
+
 Latency is ``Engine.respond`` as the API and CLI call it: language detection, search, decision.
 ``--cli`` also pipes the held-out queries through ``hashdesk assistant ask --json -`` and checks
 it decides the same. Results go to stdout and ``/tmp/assistant_results.md``.
@@ -35,6 +42,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "stackfaq"
+MULTILINGUAL = ROOT / "bench" / "data" / "assistant_multilingual.json"
+DEMO_HELPCENTER = ROOT / "src" / "hashdesk" / "demo" / "helpcenter"
 CALIBRATION = ROOT / "src" / "hashdesk" / "assistant" / "calibration.py"
 RESULTS = Path("/tmp/assistant_results.md")
 HASHDESK = str(Path(sys.executable).with_name("hashdesk"))
@@ -51,6 +60,7 @@ class Asked:
     features: tuple[float, ...]
     hits: list[tuple[int, float, float, float]]  # (article, fused, semantic, lexical)
     seconds: float = 0.0
+    locale: str = ""  # asked from a page in this locale ("": the set's own, see ENCODERS)
     decision: str = ""
     answer: int | None = None
     options: tuple[int, ...] = ()
@@ -64,12 +74,14 @@ def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-def prepare(workdir: Path) -> dict[str, str]:
-    url = f"sqlite:///{workdir / 'stackfaq.sqlite3'}"
+def prepare(
+    workdir: Path, source: Path = DATA / "faq_bank.json", name: str = "stackfaq"
+) -> dict[str, str]:
+    url = f"sqlite:///{workdir / f'{name}.sqlite3'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HASHDESK_")}
     env["HASHDESK_DATABASE_URL"] = url
     _run(env, "migrate")
-    _run(env, "helpcenter", "import", str(DATA / "faq_bank.json"))
+    _run(env, "helpcenter", "import", str(source))
     return env
 
 
@@ -99,6 +111,32 @@ def queries() -> list[tuple[str, int, bool]]:
     return found
 
 
+def multilingual_queries() -> list[tuple[str, str, int, bool]]:
+    """(question, locale, article id or NO_ARTICLE, held out?) of the multilingual set: of the
+    three questions per topic and locale, those where article id + position is odd are held
+    out (so each half has every kind: a few words, a problem told, a paraphrase); of the
+    out-of-scope ones, every second per locale."""
+    questions = json.loads(MULTILINGUAL.read_text(encoding="utf-8"))["questions"]
+    position: dict[tuple[str, int | None], int] = defaultdict(int)
+    found = []
+    for question in questions:
+        key = (question["locale"], question["article"])
+        article = question["article"] or NO_ARTICLE
+        held = (max(article, 0) + position[key]) % 2 == 1
+        position[key] += 1
+        found.append((question["text"], question["locale"], article, held))
+    return found
+
+
+def ask_multilingual(runtime: Any) -> list[Asked]:
+    """Every multilingual question, asked from a page in its own locale (the demo's article
+    ids are those of its files, which the import keeps)."""
+    return [
+        _asked(runtime, query, locale, expected, held)
+        for query, locale, expected, held in multilingual_queries()
+    ]
+
+
 def article_ids(runtime: Any) -> dict[int, int]:
     """faq_id → article id, through the questions (titles) the import kept."""
     from sqlalchemy import select
@@ -113,32 +151,36 @@ def article_ids(runtime: Any) -> dict[int, int]:
 
 def ask_all(runtime: Any, locale: str) -> list[Asked]:
     """Every query's ranking and features, asked from a ``locale`` page."""
+    ids = article_ids(runtime)
+    return [
+        _asked(runtime, query, locale, ids[faq_id] if faq_id != NO_ARTICLE else NO_ARTICLE, held)
+        for query, faq_id, held in queries()
+    ]
+
+
+def _asked(runtime: Any, query: str, locale: str, expected: int, held: bool) -> Asked:
     from hashdesk.assistant.engine import CANDIDATES, distinct_articles, features
     from hashdesk.assistant.service import get_tools
 
     engine = get_tools(runtime).engine
-    ids = article_ids(runtime)
-    asked = []
-    for query, faq_id, held in queries():
-        # Exactly the candidates ``Engine.respond`` decides on, so the models are fitted on
-        # the features they will see.
-        hits = distinct_articles(engine.searcher.search(query, locale, limit=CANDIDATES * 2))
-        hits = hits[:CANDIDATES]
-        scores = [(h.article_id, h.score, h.semantic, h.lexical) for h in hits]
-        expected = ids[faq_id] if faq_id != NO_ARTICLE else NO_ARTICLE
-        asked.append(Asked(query, expected, held, [h.article_id for h in hits], features(hits),
-                           scores))  # fmt: skip
-    return asked
+    # Exactly the candidates ``Engine.respond`` decides on, so the models are fitted on the
+    # features they will see.
+    hits = distinct_articles(engine.searcher.search(query, locale, limit=CANDIDATES * 2))
+    hits = hits[:CANDIDATES]
+    scores = [(h.article_id, h.score, h.semantic, h.lexical) for h in hits]
+    return Asked(query, expected, held, [h.article_id for h in hits], features(hits), scores,
+                 locale=locale)  # fmt: skip
 
 
-def decide_all(runtime: Any, asked: list[Asked], locale: str | None) -> None:
-    """Ask as the API does (``locale`` None: the language is detected), timing each."""
+def decide_all(runtime: Any, asked: list[Asked], detect: bool) -> None:
+    """Ask as the API does, from each question's page (``detect``: with no page, the language
+    detected as the CLI does without ``--locale``), timing each."""
     from hashdesk.assistant.service import get_tools
 
     engine = get_tools(runtime).engine
     for item in asked:
         started = time.perf_counter()
-        reply = engine.respond(item.query, locale=locale)
+        reply = engine.respond(item.query, locale=None if detect else item.locale)
         item.seconds = time.perf_counter() - started
         item.decision = reply.decision.value
         item.answer = reply.article.article_id if reply.article else None
@@ -250,6 +292,17 @@ def quality(every: list[Asked]) -> dict[str, float]:
     }  # fmt: skip
 
 
+def per_locale(asked: list[Asked]) -> list[str]:
+    """The multilingual set's held-out half, locale by locale: P@1 and answers."""
+    lines = ["| locale | P@1 | answered | precision | out-of-scope answered |",
+             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    for locale in sorted({a.locale for a in asked}):
+        q = quality([a for a in asked if a.locale == locale and a.held_out])
+        lines.append(f"| {locale} | {q['p_at_1']:.2f} | {q['coverage']:.0%} | "
+                     f"{q['precision']:.0%} | {q['outside_answered']:.0%} |")  # fmt: skip
+    return ["Multilingual set, held-out half, per locale:", "", *lines]
+
+
 def latency(items: list[Asked]) -> tuple[float, float]:
     times = sorted(a.seconds * 1000 for a in items)
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]
@@ -286,12 +339,17 @@ def report(rows: list[tuple[str, dict[str, float], float, float]], extra: list[s
         "hand-off): CLINC150 oos_train + 50 Banking77 questions in the fit half, oos_val + 50 "
         "others held out. P@1, MRR, coverage and precision are over the in-scope queries. Latency: `Engine.respond` (language detection + hybrid search + "
         "decision) per query, first-time questions (models loaded, query-vector cache emptied); the English rows detect the language, the e5 "
-        "rows ask from a Spanish page (the multilingual encoder, English articles by fallback).",
+        "rows ask from a Spanish page (the multilingual encoder, English articles by fallback). "
+        "The e5 multilingual rows: bench/data/assistant_multilingual.json over the demo help "
+        "center, each question from a page in its own locale (17 locales, 96 in-scope and 8 "
+        "out-of-scope questions each); the e5 models are fitted on both e5 fit halves.",
         "", *table, "", *extra, "",
     ])  # fmt: skip
 
 
-ENCODERS = {"minilm": ("en", None), "e5": ("es", "es")}  # encoder: (search locale, ask locale)
+# encoder: (the page StackFAQ is asked from, whether the language is detected instead)
+ENCODERS = {"minilm": ("en", True), "e5": ("es", False)}
+MULTILINGUAL_SET = "e5 multilingual"  # the e5 rows of the multilingual set, fitted with e5's
 
 
 @dataclass(frozen=True)
@@ -306,6 +364,19 @@ class StoredHit:
     snippet: str = ""
 
 
+def calibration_of(name: str) -> str:
+    return "e5" if name == MULTILINGUAL_SET else name
+
+
+def fit_all(asked: dict[str, list[Asked]]) -> dict[str, Any]:
+    """One calibration per encoder, on the fit halves of every set asked with it."""
+    fitted = {}
+    for encoder in ENCODERS:
+        sets = [items for name, items in asked.items() if calibration_of(name) == encoder]
+        fitted[encoder] = fit([item for items in sets for item in items])
+    return fitted
+
+
 def offline(args: argparse.Namespace, command: str) -> None:
     """--load: fit (if asked) and decide from stored hits; no latency is measured."""
     from hashdesk.assistant.calibration import CALIBRATIONS
@@ -316,7 +387,7 @@ def offline(args: argparse.Namespace, command: str) -> None:
              for name, items in saved.items()}  # fmt: skip
     extra: list[str] = []
     if args.fit:
-        fitted = {name: fit(items) for name, items in asked.items()}
+        fitted = fit_all(asked)
         apply(fitted)
         extra += [f"Fitted for {name}: {calibration}" for name, calibration in fitted.items()]
         if args.write:
@@ -325,7 +396,7 @@ def offline(args: argparse.Namespace, command: str) -> None:
     for name, items in asked.items():
         for item in items:
             hits = [StoredHit(*hit) for hit in item.hits]
-            decision = decide(hits, CALIBRATIONS[name])[0]
+            decision = decide(hits, CALIBRATIONS[calibration_of(name)])[0]
             item.decision = decision.value
             item.answer = hits[0].article_id if decision.value == "answer" else None
             item.options = (
@@ -366,18 +437,22 @@ def main() -> None:
         runtime = Runtime(
             Settings(database_url=env["HASHDESK_DATABASE_URL"], run_outbox_worker=False)
         )
-        complete_tools(runtime)  # the CLI's index: fully embedded before the first answer
-        for warm_locale in ("en", "es"):  # load both encoders before anything is timed
-            get_tools(runtime).engine.searcher.search("warm up the models", warm_locale)
-        asked = {
-            name: ask_all(runtime, search_locale) for name, (search_locale, _) in ENCODERS.items()
-        }
+        demo_env = prepare(Path(folder), DEMO_HELPCENTER, "demo")
+        demo = Runtime(
+            Settings(database_url=demo_env["HASHDESK_DATABASE_URL"], run_outbox_worker=False)
+        )
+        for each in (runtime, demo):
+            complete_tools(each)  # the CLI's index: fully embedded before the first answer
+            for warm_locale in ("en", "es"):  # load both encoders before anything is timed
+                get_tools(each).engine.searcher.search("warm up the models", warm_locale)
+        asked = {name: ask_all(runtime, page) for name, (page, _) in ENCODERS.items()}
+        asked[MULTILINGUAL_SET] = ask_multilingual(demo)
         extra: list[str] = []
         if args.save:
             saved = {name: [a.__dict__ for a in items] for name, items in asked.items()}
             args.save.write_text(json.dumps(saved), encoding="utf-8")
         if args.fit:
-            fitted = {name: fit(items) for name, items in asked.items()}
+            fitted = fit_all(asked)
             apply(fitted)
             for name, calibration in fitted.items():
                 extra.append(f"Fitted for {name} on the fit half: answer at P >= "
@@ -389,16 +464,19 @@ def main() -> None:
         rows = []
         # The language detector loads on its first question: not part of any timed answer.
         get_tools(runtime).engine.respond("warm up the models", locale=None)
-        for name, (_, ask_locale) in ENCODERS.items():
+        sets = [(name, runtime, detect) for name, (_, detect) in ENCODERS.items()]
+        for name, on, detect in [*sets, (MULTILINGUAL_SET, demo, False)]:
             # Timed as first-time questions: every query was already embedded above.
-            get_tools(runtime).engine.searcher.clear_query_cache()  # type: ignore[attr-defined]
-            decide_all(runtime, asked[name], ask_locale)
+            get_tools(on).engine.searcher.clear_query_cache()  # type: ignore[attr-defined]
+            decide_all(on, asked[name], detect)
             for half, held in (("fit", False), ("held-out", True)):
                 items = [a for a in asked[name] if a.held_out is held]
                 rows.append((f"{name} | {half}", quality(items), *latency(items)))
+        extra += per_locale(asked[MULTILINGUAL_SET])
         if args.cli:
             extra.append(check_cli(env, [a for a in asked["minilm"] if a.held_out]))
         runtime.database.dispose()
+        demo.database.dispose()
     text = report(rows, extra, command)
     print(text)
     RESULTS.write_text(text, encoding="utf-8")

@@ -6,8 +6,10 @@ Fitted by ``bench/assistant_answers.py --fit --write`` on stackfaq: the fit half
 3rd and 5th paraphrase of each FAQ entry, the 2nd and 4th are held out and only measured; the
 measured figures are in bench/RESULTS.md (assistant section).
 The e5 set is fitted on the same queries asked from a Spanish page (e5 scoring, English
-articles by the fallback chain). Re-run the fit whenever the search ranking changes: the
-features are the search's own scores.
+articles by the fallback chain) together with the fit half of bench/data/assistant_multilingual.json:
+questions in the 17 non-English locales over the demo help center, each asked from a page in
+its own language. Re-run the fit whenever the search ranking changes: the features are the
+search's own scores.
 
 Features, in order: the top hit's fused score, semantic and lexical scores, the fused and
 semantic margins to the second hit, and the lexical margin to the best other candidate. Each
@@ -75,20 +77,20 @@ CALIBRATIONS: dict[str, Calibration] = {
     ),
     "e5": Calibration(
         answer=Logistic(
-            means=(0.991316, 0.904423, 0.920869, 0.211516, 0.03095, 0.192528),
-            scales=(0.015518, 0.023216, 0.150053, 0.142299, 0.025004, 0.29744),
-            weights=(-0.316814, 0.896878, 0.538948, 1.278376, 0.355795, 1.075804),
-            bias=4.46317,
+            means=(0.96244, 0.87725, 0.976224, 0.188944, 0.015646, 0.144751),
+            scales=(0.055844, 0.031895, 0.069353, 0.144436, 0.029251, 0.195904),
+            weights=(-0.211701, 0.465821, 0.300207, 1.715011, 1.054458, 0.120767),
+            bias=2.631407,
         ),
         pair=Logistic(
-            means=(0.991316, 0.904423, 0.920869, 0.211516, 0.03095, 0.192528),
-            scales=(0.015518, 0.023216, 0.150053, 0.142299, 0.025004, 0.29744),
-            weights=(0.246697, 0.728876, 0.546095, 0.420334, 0.874585, 0.243726),
-            bias=4.8889,
+            means=(0.96244, 0.87725, 0.976224, 0.188944, 0.015646, 0.144751),
+            scales=(0.055844, 0.031895, 0.069353, 0.144436, 0.029251, 0.195904),
+            weights=(0.022256, 0.640436, -0.233388, 0.527214, 0.486978, 1.007859),
+            bias=3.076282,
         ),
-        answer_threshold=0.983993,
-        clarify_threshold=0.793794,
-        clarify_max_margin=0.114743,
-        min_semantic=0.862702,
+        answer_threshold=0.959043,
+        clarify_threshold=0.966621,
+        clarify_max_margin=0.119883,
+        min_semantic=0.876756,
     ),
 }

@@ -523,7 +523,7 @@ class SearchIndex:
         candidates = self._candidates(lexical, semantic, encoder)
         if not len(candidates):
             return analysed, []
-        fused = fuse(lexical[candidates], semantic[candidates], self.fusion)
+        fused = fuse(lexical[candidates], semantic[candidates], self.fusion, encoder)
         fused = _favour_exact_numbers(fused, snapshot, analysed, visible[candidates])
         best = float(lexical.max())
         ranked = []
