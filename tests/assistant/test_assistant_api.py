@@ -11,11 +11,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hashdesk.assets.demo import real_document
+from hashdesk.assets.schemas import RegistryDocument
+from hashdesk.assets.transfer import import_document
 from hashdesk.assistant.actions import Tools
 from hashdesk.assistant.engine import Engine
 from hashdesk.assistant.routes import tools_dep
 from hashdesk.config import Settings
-from hashdesk.core.auth import Role
+from hashdesk.core.auth import SYSTEM, Role
+from hashdesk.runtime import Runtime
 from hashdesk.tickets.models import Ticket
 from tests.assistant.assistant_fakes import (
     ScriptedSearcher,
@@ -283,6 +287,25 @@ def test_a_question_in_spanish_starts_its_flow_in_spanish(
     ).json()
     assert asked["data"]["step"] == "network"
     assert asked["body"].startswith("¿En qué red enviaste el depósito")
+
+
+def test_a_first_message_that_names_network_and_coin_is_not_asked_them_again(
+    app_client: TestClient, session: Session, settings: Settings, runtime: Runtime
+) -> None:
+    document = real_document()
+    with runtime.database.transaction() as writing:
+        import_document(writing, SYSTEM, RegistryDocument(networks=document.networks,
+                                                          assets=document.assets))  # fmt: skip
+    headers = bearer(settings, make_trader(session).external_id)
+    conversation = app_client.post(
+        "/api/v1/assistant/conversations", json={}, headers=headers
+    ).json()
+    url = f"/api/v1/assistant/conversations/{conversation['id']}"
+    asked = app_client.post(
+        f"{url}/messages", json={"body": "Mi depósito de USDT por TRC20 no ha llegado"},
+        headers=headers,
+    ).json()  # fmt: skip
+    assert asked["data"]["step"] == "memo"  # the network and the coin were in the message
 
 
 def test_the_one_shot_answer(app_client: TestClient, ids: dict[str, int]) -> None:

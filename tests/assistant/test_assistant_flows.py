@@ -23,6 +23,7 @@ from hashdesk.assistant.diagnostics import (
     Turn,
     advance,
     extract_flow_messages,
+    given_in,
     load_flows,
     parse_flow,
     shipped_flows,
@@ -282,3 +283,66 @@ def test_flow_texts_are_extracted_for_translation() -> None:
     assert "I forgot my password" in found
     assert "I cannot log in or need to reset 2FA" in found
     assert "reset forgotten password" not in found  # search words are not shown text
+
+
+# --- what the trader's first message already says ----------------------------------------------
+
+LISTED = {"USDT", "USDC", "BTC", "ETH"}
+
+
+def given(text: str, networks: NetworkChoices = FIXED_NETWORK_CHOICES) -> dict[str, str]:
+    return given_in(text, networks, LISTED.__contains__)
+
+
+def test_the_first_message_gives_the_network_asset_and_hash_it_names() -> None:
+    assert given(f"My USDT deposit on TRC20 has not arrived, txid {TRON_HASH}") == {
+        "network": "tron", "asset": "USDT", "tx-hash": TRON_HASH,
+    }  # fmt: skip
+    assert given("deposit of $BTC missing") == {"asset": "BTC"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "USDT deposit sent on Arbitrum instead of Ethereum",  # two networks: which one?
+        "sent USDT and USDC, neither arrived",  # two tickers
+        "my usdt deposit has not arrived",  # a ticker in small letters may be a word
+        "the base fee was near one dollar, deposit missing",  # everyday words
+        "deposit missing, the KYC page says OK",  # capitals the registry does not list
+    ],
+)
+def test_what_a_message_leaves_open_is_asked(text: str) -> None:
+    found = given(text)
+    assert "network" not in found
+    assert found.get("asset") in (None, "USDT")
+    assert "USDC" not in found.values()
+
+
+def test_a_flow_started_from_a_message_skips_the_questions_it_answers() -> None:
+    flow = shipped_flows()["deposit_not_arrived"]
+    turn = start(flow, given("My USDT deposit on TRC20 has not arrived"))
+    assert isinstance(turn, Ask) and turn.step.id == "memo"
+    assert turn.state["answers"] == {"network": "tron", "asset": "USDT"}
+    turn = advance(flow, turn.state, "1")
+    assert isinstance(turn, Ask) and turn.step.id == "tx_hash"
+
+
+def test_a_given_value_that_does_not_fit_its_step_is_asked_for() -> None:
+    flow = shipped_flows()["deposit_not_arrived"]
+    # An Ethereum hash for a deposit said to be on TRON: the hash question is asked.
+    turn = start(flow, given(f"USDT deposit on TRC20 missing {ETH_HASH}"))
+    assert isinstance(turn, Ask) and turn.step.id == "memo"
+    turn = advance(flow, turn.state, "1")
+    assert isinstance(turn, Ask) and turn.step.id == "tx_hash"
+
+
+def test_network_names_that_are_everyday_words_are_not_taken_from_a_sentence(
+    session: Session,
+) -> None:
+    import_document(session, SYSTEM, RegistryDocument(networks=real_document().networks, assets=[]))
+    networks = network_choices(session)
+    assert networks.resolve("base") is not None  # answering "which network?", it is one
+    assert "network" not in given("the base fee was near one dollar, deposit missing", networks)
+    assert given("my ETH deposit on Base is missing", networks) == {"asset": "ETH"}
+    arbitrum = given("my ETH deposit on Arbitrum is missing", networks)
+    assert arbitrum == {"network": "arbitrum", "asset": "ETH"}  # ETH is the coin, not Ethereum

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -251,13 +252,25 @@ class NetworkChoices:
             slug = self._named_in(_words(text))
         return self.by_slug[slug] if slug else None
 
-    def _named_in(self, words: list[str]) -> str | None:
+    def mentioned_in(
+        self, text: str, ordinary: Callable[[str], bool] = lambda _spelling: False
+    ) -> NetworkChoice | None:
+        """The one network a free text (a trader's first message) names, as ``resolve``
+        finds it in a phrase, where a spelling that is ``ordinary`` there (an everyday word
+        such as "base", a coin's ticker such as "eth") does not count."""
+        slug = self._named_in(_words(text), ordinary)
+        return self.by_slug[slug] if slug else None
+
+    def _named_in(
+        self, words: list[str], ordinary: Callable[[str], bool] = lambda _spelling: False
+    ) -> str | None:
         longest = max((spelling.count(" ") + 1 for spelling in self.spellings), default=0)
         for length in range(min(len(words), longest), 0, -1):
             named = {
                 self.spellings[phrase]
                 for start in range(len(words) - length + 1)
                 if (phrase := " ".join(words[start : start + length])) in self.spellings
+                and not ordinary(phrase)
             }
             if named:
                 return named.pop() if len(named) == 1 else None

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Trader
-from hashdesk.assets.queries import network_choices
+from hashdesk.assets.queries import get_asset, network_choices
 from hashdesk.assistant import diagnostics, queries
 from hashdesk.assistant.diagnostics import Ask, Finish, Flow, OutcomeKind, Rejected, Terminal, Turn
 from hashdesk.assistant.engine import Decision, Engine, Hit, Reply, extract
@@ -149,19 +149,25 @@ def do_ask(
     now: datetime,
 ) -> AssistantMessage:  # fmt: skip
     in_flow = conversation.flow_id is not None and bool(conversation.flow_state)
+    flow = None if in_flow else diagnostics.suggest(tools.flows, text)
     # Read before this request writes: a SELECT after ``_add`` flushes the message first, and
     # on SQLite that write lock would keep the flow's tracer (its own session) from writing.
-    networks = network_choices(session) if in_flow else None
+    networks = network_choices(session) if in_flow or flow else None
+    given = (
+        diagnostics.given_in(text, networks, lambda symbol: get_asset(session, symbol) is not None)
+        if flow and networks
+        else {}
+    )
     _add(session, conversation, Author.TRADER, text, None, now)
-    if networks is not None:
+    if in_flow and networks is not None:
         running = tools.flows[str(conversation.flow_id)]
         turn = diagnostics.advance(running, conversation.flow_state, text, networks)
         return _flow_turn(session, tools, asker, conversation, running, turn, now)
     pinned = conversation.locale if conversation.locale_pinned else None
     conversation.locale, _ = tools.engine.choose_locale(text, pinned, conversation.locale)
-    flow = diagnostics.suggest(tools.flows, text)
-    if flow is not None:
-        return do_start_flow(session, tools, asker, conversation, flow, now)
+    if flow is not None and networks is not None:
+        turn = diagnostics.start(flow, given, networks)
+        return do_start_flow(session, tools, asker, conversation, flow, now, turn)
     reply = tools.engine.respond(text, locale=conversation.locale,
                                  include_internal=asker.include_internal)  # fmt: skip
     return _engine_turn(session, conversation, reply, text, now)
@@ -249,11 +255,14 @@ def check_start_flow(
 
 def do_start_flow(
     session: Session, tools: Tools, asker: Asker, conversation: AssistantConversation, flow: Flow,
-    now: datetime,
+    now: datetime, first: Turn | None = None,
 ) -> AssistantMessage:  # fmt: skip
+    """Run ``flow`` from ``first`` (its start, with what the trader's message already said),
+    or from its first question."""
     conversation.flow_id = flow.id
     conversation.reason = conversation.reason or f"flow:{flow.id}"
-    return _flow_turn(session, tools, asker, conversation, flow, diagnostics.start(flow), now)
+    turn = first if first is not None else diagnostics.start(flow)
+    return _flow_turn(session, tools, asker, conversation, flow, turn, now)
 
 
 def check_stop_flow(

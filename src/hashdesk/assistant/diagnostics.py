@@ -278,8 +278,13 @@ def validate(
 MAX_AUTOMATIC_STEPS = 20  # a loop of checks in a broken file must not hang a request
 
 
-def start(flow: Flow) -> Turn:
-    return _arrive(flow, flow.start, {})
+def start(
+    flow: Flow, given: dict[str, str] | None = None,
+    networks: NetworkChoices = FIXED_NETWORK_CHOICES,
+) -> Turn:  # fmt: skip
+    """The flow's first question, or further on: ``given`` (``given_in`` the trader's first
+    message) answers the steps that would ask for what it already says."""
+    return _arrive(flow, flow.start, {}, dict(given or {}), networks)
 
 
 def advance(
@@ -292,23 +297,35 @@ def advance(
     if isinstance(value, Rejected):
         return value
     answers[step.id] = value
-    return _follow(flow, step, value, answers)
+    given = {str(k): str(v) for k, v in dict(state.get("given", {})).items()}
+    return _arrive(flow, _next(flow, step, value), answers, given, networks)
 
 
-def _follow(flow: Flow, step: Step, value: str, answers: dict[str, str]) -> Turn:
+def _next(flow: Flow, step: Step, value: str) -> str:
     target = step.route(value)
     if target is None:
         raise FlowError(f"{flow.source}: step {step.id} has nowhere to go for {value!r}")
-    return _arrive(flow, target, answers)
+    return target
 
 
-def _arrive(flow: Flow, name: str, answers: dict[str, str]) -> Turn:
+def _arrive(
+    flow: Flow, name: str, answers: dict[str, str], given: dict[str, str],
+    networks: NetworkChoices,
+) -> Turn:  # fmt: skip
     for _ in range(MAX_AUTOMATIC_STEPS):
         node = flow.node(name)
         if isinstance(node, Terminal):
             return Finish(node, answers)
         if node.input is not InputKind.CHECK:
-            return Ask(node, {"step": node.id, "answers": answers})
+            # Each given value answers one step at most: a second network question is asked.
+            said = given.pop(node.input.value, None)
+            value = validate(node, said, answers, networks) if said else None
+            if value is None or isinstance(value, Rejected):
+                state = {"step": node.id, "answers": answers}
+                return Ask(node, {**state, "given": given} if given else state)
+            answers = {**answers, node.id: value}
+            name = _next(flow, node, value)
+            continue
         check = get_check(str(node.check))
         if check is None:
             raise FlowError(f"{flow.source}: no check named {node.check!r} is registered")
@@ -322,6 +339,39 @@ def _arrive(flow: Flow, name: str, answers: dict[str, str]) -> Turn:
             )
         name = target
     raise FlowError(f"{flow.source}: more than {MAX_AUTOMATIC_STEPS} checks in a row")
+
+
+# Network spellings that are also everyday words: in a free sentence they are the word
+# ("the base fee", "near 100 USDT", "one deposit", "etc."), so they name no network there.
+ORDINARY_WORDS = frozenset({
+    "base", "blast", "core", "dash", "dot", "etc", "flow", "mode", "near", "nova", "one", "op",
+    "opera", "scroll", "sonic", "ton", "mantle", "thor", "sei",
+})  # fmt: skip
+_TICKER = re.compile(r"(?<![\w$])\$?([A-Z][A-Z0-9]{1,9})(?!\w)")
+_HASH_LIKE = re.compile(r"(?<!\w)(?:0x)?[0-9A-Za-z]{40,100}(?!\w)")
+
+
+def given_in(
+    text: str, networks: NetworkChoices, is_asset: Callable[[str], bool]
+) -> dict[str, str]:
+    """What a trader's first message already says that a flow would ask: the one network it
+    names (not by a ticker: "ETH" is the coin), the one ticker in capitals the registry lists
+    (``is_asset``), the one string that has a known transaction-hash format. Two of a kind
+    say nothing: the flow asks."""
+    given: dict[str, str] = {}
+    # "ETH" in a sentence is the coin far more often than the network (and "base" the word).
+    network = networks.mentioned_in(
+        text, lambda spelling: spelling in ORDINARY_WORDS or is_asset(spelling.upper())
+    )
+    if network is not None:
+        given[InputKind.NETWORK.value] = network.slug
+    tickers = {t for t in dict.fromkeys(_TICKER.findall(text)) if is_asset(t)}
+    if len(tickers) == 1:
+        given[InputKind.ASSET.value] = tickers.pop()
+    hashes = {h for h in _HASH_LIKE.findall(text) if any_tx_hash(h) is None}
+    if len(hashes) == 1:
+        given[InputKind.TX_HASH.value] = hashes.pop()
+    return given
 
 
 def fill(template: str, answers: dict[str, str]) -> str:
