@@ -44,8 +44,8 @@ class Calibration:
     pair: Logistic  # P(one of the top two hits is right)
     # Answer when P(top right) reaches this (chosen for >= 99.5% precision on the fit half).
     answer_threshold: float
-    # Otherwise ask "Did you mean A or B?" when P(one of two right) reaches this (95% on the
-    # fit half) and the fused-score margin is at most ``clarify_max_margin`` (the 90th
+    # Otherwise ask "Did you mean A or B?" when P(one of two right) reaches this (95% right on
+    # the fit half for MiniLM, 90% for e5) and the fused-score margin is at most ``clarify_max_margin`` (the 90th
     # percentile of margins where the second hit was the right one); else hand off.
     clarify_threshold: float
     clarify_max_margin: float
@@ -89,7 +89,7 @@ CALIBRATIONS: dict[str, Calibration] = {
             bias=3.076282,
         ),
         answer_threshold=0.959043,
-        clarify_threshold=0.966621,
+        clarify_threshold=0.805682,
         clarify_max_margin=0.119883,
         min_semantic=0.876756,
     ),
