@@ -68,6 +68,12 @@ def bearer(settings: Settings, external_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {exchange_token(settings, external_id)}"}
 
 
+def new_conversation(client: TestClient, headers: dict[str, str]) -> str:
+    """A new assistant conversation's address."""
+    created = client.post("/api/v1/assistant/conversations", json={}, headers=headers)
+    return f"/api/v1/assistant/conversations/{created.json()['id']}"
+
+
 # --- guests ---------------------------------------------------------------------------------
 
 
@@ -242,10 +248,7 @@ def test_bad_input_is_a_clear_4xx(app_client: TestClient, session: Session,
         "/api/v1/assistant/conversations", json={"locale": "xx"}, headers=headers
     )
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "locale"
-    conversation = app_client.post(
-        "/api/v1/assistant/conversations", json={}, headers=headers
-    ).json()
-    url = f"/api/v1/assistant/conversations/{conversation['id']}"
+    url = new_conversation(app_client, headers)
     assert app_client.post(f"{url}/messages", json={"body": ""}, headers=headers).status_code == 422
     assert (
         app_client.post(f"{url}/flow", json={"flow_id": "nope"}, headers=headers).status_code == 422
@@ -264,10 +267,7 @@ def test_a_flow_through_the_api(app_client: TestClient, session: Session,
     headers = bearer(settings, make_trader(session).external_id)
     flows = app_client.get("/api/v1/assistant/flows").json()
     assert {"id": "api_error_codes", "title": "I get an API error code"} in flows
-    conversation = app_client.post(
-        "/api/v1/assistant/conversations", json={}, headers=headers
-    ).json()
-    url = f"/api/v1/assistant/conversations/{conversation['id']}"
+    url = new_conversation(app_client, headers)
     first = app_client.post(f"{url}/flow", json={"flow_id": "api_error_codes"}, headers=headers)
     assert first.status_code == 201 and first.json()["data"]["step"] == "code"
     explained = app_client.post(f"{url}/messages", json={"body": "-1021"}, headers=headers).json()
@@ -278,10 +278,7 @@ def test_a_question_in_spanish_starts_its_flow_in_spanish(
     app_client: TestClient, session: Session, settings: Settings
 ) -> None:
     headers = bearer(settings, make_trader(session).external_id)
-    conversation = app_client.post(
-        "/api/v1/assistant/conversations", json={}, headers=headers
-    ).json()
-    url = f"/api/v1/assistant/conversations/{conversation['id']}"
+    url = new_conversation(app_client, headers)
     asked = app_client.post(
         f"{url}/messages", json={"body": "Mi depósito de USDT no ha llegado"}, headers=headers
     ).json()
@@ -297,10 +294,7 @@ def test_a_first_message_that_names_network_and_coin_is_not_asked_them_again(
         import_document(writing, SYSTEM, RegistryDocument(networks=document.networks,
                                                           assets=document.assets))  # fmt: skip
     headers = bearer(settings, make_trader(session).external_id)
-    conversation = app_client.post(
-        "/api/v1/assistant/conversations", json={}, headers=headers
-    ).json()
-    url = f"/api/v1/assistant/conversations/{conversation['id']}"
+    url = new_conversation(app_client, headers)
     asked = app_client.post(
         f"{url}/messages", json={"body": "Mi depósito de USDT por TRC20 no ha llegado"},
         headers=headers,
