@@ -5,9 +5,8 @@ the check is indexed once."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,19 +25,10 @@ from hashdesk.helpcenter.schemas import ArticleCreate, TranslationSave
 from hashdesk.helpcenter.search import SearchDocument, get_search_index, live
 from hashdesk.helpcenter.search.live import LiveIndex, check_seconds_for, live_index
 from hashdesk.runtime import Runtime
+from tests.helpcenter.test_search_api import EVENT_SECONDS, eventually
 
 CHECK = 0.1  # seconds between database checks here (the real ones are seconds apart)
-WAIT_SECONDS = 15.0  # a check takes milliseconds; the slack is for a loaded 2-core machine
 SECTION = "funds/withdrawals"
-
-
-def eventually(check: Callable[[], bool], seconds: float = WAIT_SECONDS) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 @pytest.fixture
@@ -213,7 +203,7 @@ def test_changes_from_another_process_are_found_and_each_indexed_once(
     heard_id = create(nodes.peer, "Funding fee schedule", "Funding is exchanged every 8 hours.")
     assert eventually(lambda: found(nodes, "funding fee") == [heard_id])
     after_two_more_checks(fast_checks)
-    assert nodes.index.wait_idle(WAIT_SECONDS)
+    assert nodes.index.wait_idle(EVENT_SECONDS)
 
     assert nodes.times_reindexed(article_id) == 4  # published, edited, internal, unpublished
     assert nodes.times_reindexed(heard_id) == 1
