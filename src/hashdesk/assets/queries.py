@@ -7,6 +7,7 @@ import difflib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, cast
 
 from sqlalchemy import func, select
@@ -264,8 +265,7 @@ class NetworkChoices:
     def _named_in(
         self, words: list[str], ordinary: Callable[[str], bool] = lambda _spelling: False
     ) -> str | None:
-        longest = max((spelling.count(" ") + 1 for spelling in self.spellings), default=0)
-        for length in range(min(len(words), longest), 0, -1):
+        for length in range(min(len(words), self._longest_spelling), 0, -1):
             named = {
                 self.spellings[phrase]
                 for start in range(len(words) - length + 1)
@@ -275,6 +275,11 @@ class NetworkChoices:
             if named:
                 return named.pop() if len(named) == 1 else None
         return None
+
+    @cached_property
+    def _longest_spelling(self) -> int:
+        """Words in the longest spelling: no longer phrase of a text can name a network."""
+        return max((spelling.count(" ") + 1 for spelling in self.spellings), default=0)
 
     def suggest(self, text: str, limit: int = 3) -> list[NetworkChoice]:
         """The networks whose spellings are closest to ``text``: what a trader who wrote

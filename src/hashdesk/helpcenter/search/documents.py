@@ -51,12 +51,17 @@ def documents_of(article: Article) -> list[SearchDocument]:
     ]
 
 
-def load_documents(session: Session, article_ids: list[int] | None = None) -> list[SearchDocument]:
-    """Every searchable translation (of ``article_ids`` only, when given)."""
+def read_articles(session: Session, article_ids: list[int] | None = None) -> list[Article]:
+    """The articles with their translations (``article_ids`` only, when given)."""
     query = select(Article).options(selectinload(Article.translations)).order_by(Article.id)
     if article_ids is not None:
         query = query.where(Article.id.in_(article_ids))
-    return [document for article in session.scalars(query) for document in documents_of(article)]
+    return list(session.scalars(query))
+
+
+def load_documents(session: Session, article_ids: list[int] | None = None) -> list[SearchDocument]:
+    """Every searchable translation (of ``article_ids`` only, when given)."""
+    return [doc for article in read_articles(session, article_ids) for doc in documents_of(article)]
 
 
 # --- Markdown to plain text (for the index, embeddings and snippets) -------------------------

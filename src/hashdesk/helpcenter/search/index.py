@@ -718,7 +718,7 @@ def _favour_exact_numbers(fused: Floats, snapshot: Snapshot, query: _Query, rows
         return fused
     share = np.zeros(len(rows), dtype=np.float32)
     for term_id in query.numbers:
-        share += snapshot.postings.score({term_id: 1.0})[rows] > 0
+        share += np.isin(rows, snapshot.postings.term_scores(term_id)[0])
     if not share.any():
         return fused
     lifted = fused + EXACT_NUMBER_BONUS * share / len(query.numbers)

@@ -36,13 +36,13 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from hashdesk.core.db import Database
 from hashdesk.core.events import EventBus, MemoryBus
 from hashdesk.core.per_runtime import PerRuntime
 from hashdesk.helpcenter.models import Article, ArticleStatus, ArticleTranslation
-from hashdesk.helpcenter.search.documents import SearchDocument, documents_of
+from hashdesk.helpcenter.search.documents import SearchDocument, documents_of, read_articles
 from hashdesk.helpcenter.search.index import SearchIndex
 from hashdesk.helpcenter.search.vector_cache import VectorCache, vector_cache_for
 
@@ -98,7 +98,7 @@ class LiveIndex:
             log.warning("search index: no subscription to %r yet; building anyway", CHANNEL)
         with self._database.session() as session:
             self._fingerprint = fingerprint(session)  # first: a change after it is seen later
-            articles = read_articles(session)
+            articles = read_articles(session)  # documents and states from the same rows
         self.index.add_documents(_documents(articles), embed=False)
         self._indexed = _states(articles)
         self._check_at = time.monotonic() + self._check_seconds
@@ -272,15 +272,6 @@ def state_of(article: Article) -> ArticleState | None:
     """``published_states``'s entry for a loaded article (None without a published page)."""
     pages = tuple(sorted((t.locale, t.version) for t in article.translations if t.published))
     return (article.internal, pages) if pages else None
-
-
-def read_articles(session: Session, article_ids: list[int] | None = None) -> list[Article]:
-    """The articles with their translations (``article_ids`` only, when given): documents
-    and states come from the same rows, so the state kept is the one indexed."""
-    query = select(Article).options(selectinload(Article.translations)).order_by(Article.id)
-    if article_ids is not None:
-        query = query.where(Article.id.in_(article_ids))
-    return list(session.scalars(query))
 
 
 def _documents(articles: list[Article]) -> list[SearchDocument]:
