@@ -65,6 +65,7 @@ def test_a_change_from_a_process_sharing_no_bus_is_found_by_the_table_check(
 ) -> None:
     live = live_registry(registry)
     assert _status(registry, "ethereum") == "active"
+    assert live.wait_listening(5.0)  # its first check is done: the one below is the test's
     elsewhere = Database(
         registry.settings.database_url
     )  # as `hashdesk assets import` without Redis

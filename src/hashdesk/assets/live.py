@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "assets"
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 2.0
-SUBSCRIBE_SECONDS = 5.0
 VERIFY_SECONDS = 30.0
 
 
@@ -58,12 +57,16 @@ class LiveRegistry:
         self._subscribed = threading.Event()
 
     def start(self) -> None:
+        """Start listening; the first lookup does not wait for the subscription, which then
+        checks the fingerprint once for a change announced before it existed."""
         threading.Thread(target=self._listen_forever, name="assets-listener", daemon=True).start()
-        if not self._subscribed.wait(SUBSCRIBE_SECONDS):
-            log.warning("asset registry: no subscription to %r yet", CHANNEL)
 
     def stop(self) -> None:
         self._stop.set()
+
+    def wait_listening(self, timeout: float) -> bool:
+        """Block until subscribed and the first check is done (tests); whether in time."""
+        return self._subscribed.wait(timeout)
 
     def mark_changed(self) -> None:
         self._changes += 1  # one writer at a time per change; a lost increment only rebuilds twice
@@ -87,9 +90,13 @@ class LiveRegistry:
             return index
 
     def _verify(self) -> None:
+        with self._build_lock:  # a build under way finishes first: compare with what it read
+            built, known = self._index is not None, self._fingerprint
+        if not built:
+            return  # the first lookup reads the tables anyway
         with self._database.session() as session:
             fingerprint = registry_fingerprint(session)
-        if self._index is not None and fingerprint != self._fingerprint:
+        if fingerprint != known:
             self._changed_elsewhere()
 
     # --- the listener ----------------------------------------------------------------------
@@ -103,7 +110,9 @@ class LiveRegistry:
             try:
                 async with self._bus.subscribe(CHANNEL) as subscription:
                     if connected_before:
-                        self._changed_elsewhere()
+                        await asyncio.to_thread(self._changed_elsewhere)  # events were missed
+                    else:
+                        await asyncio.to_thread(self._verify_quietly)
                     connected_before = True
                     self._subscribed.set()
                     await self._receive(subscription)

@@ -73,7 +73,7 @@ class ChatHub:
         self.loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run())
         if isinstance(self.bus, RedisBus):
-            self._redis = aioredis.Redis.from_url(self.bus.url)
+            self._redis = self.bus.async_client()
 
     def on_its_loop(self) -> bool:
         """False on another event loop serving the same app (two test clients do that)."""

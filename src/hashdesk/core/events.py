@@ -25,6 +25,11 @@ from hashdesk.core.db import on_commit
 
 Message = dict[str, Any]
 
+# Bounds connecting and also closing: an asyncio client without it can wait forever in
+# ``aclose()`` for a socket to finish closing (redis-py issue 3941), and a node shutting down
+# hung there once.
+CONNECT_SECONDS = 5.0
+
 
 class Subscription(Protocol):
     async def get(self, timeout: float) -> Message | None:
@@ -137,14 +142,20 @@ class RedisBus:
     def __init__(self, url: str, prefix: str = "hashdesk:") -> None:
         self.url = url
         self.prefix = prefix
-        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=CONNECT_SECONDS
+        )
+
+    def async_client(self) -> aioredis.Redis:
+        """A client for the caller's event loop, bounded when it connects and closes."""
+        return aioredis.Redis.from_url(self.url, socket_connect_timeout=CONNECT_SECONDS)
 
     def publish(self, channel: str, message: Message) -> None:
         self._client.publish(self.prefix + channel, json.dumps(message, default=str))
 
     @asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[_RedisSubscription]:
-        client = aioredis.Redis.from_url(self.url)
+        client = self.async_client()
         pubsub = client.pubsub()
         try:
             await pubsub.subscribe(*(self.prefix + channel for channel in channels))

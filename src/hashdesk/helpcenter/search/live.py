@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "helpcenter"  # hashdesk.helpcenter.actions.CHANNEL (not imported: no cycle)
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 2.0
-SUBSCRIBE_SECONDS = 10.0
 EMBED_BATCH = 16
 EXIT_WAIT_SECONDS = 10.0
 CHECK_SECONDS = 2.0  # the in-process bus: how soon another process's change is searchable
@@ -91,11 +90,10 @@ class LiveIndex:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Subscribe first, then read the database: a change made during the build is
-        queued, never lost."""
+        """Build from the database without waiting for the subscription (the first search
+        waits for this): once subscribed, the listener asks the worker to compare every
+        article's state, so a change made before then is indexed, not lost."""
         self._start_thread(self._listen_forever, "search-listener")
-        if not self._subscribed.wait(SUBSCRIBE_SECONDS):
-            log.warning("search index: no subscription to %r yet; building anyway", CHANNEL)
         with self._database.session() as session:
             self._fingerprint = fingerprint(session)  # first: a change after it is seen later
             articles = read_articles(session)  # documents and states from the same rows
@@ -119,9 +117,12 @@ class LiveIndex:
     def wait_idle(self, timeout: float) -> bool:
         """Block until every queued change is indexed and every vector computed (tests,
         benchmarks); whether that happened within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        if not self._subscribed.wait(timeout):
+            return False
         self._idle.clear()
-        self._changes.put_nowait(0)  # wakes the worker, which sets idle when done
-        return self._idle.wait(timeout)
+        self._changes.put_nowait(0)  # after the subscription's resync: idle means both done
+        return self._idle.wait(max(0.0, deadline - time.monotonic()))
 
     # --- the listener ----------------------------------------------------------------------
 
@@ -129,13 +130,12 @@ class LiveIndex:
         asyncio.run(self._listen())
 
     async def _listen(self) -> None:
-        connected_before = False
         while not self._stop.is_set():
             try:
                 async with self._bus.subscribe(CHANNEL) as subscription:
-                    if connected_before:
-                        self._changes.put(_RESYNC)  # events may have been missed meanwhile
-                    connected_before = True
+                    # Changes announced before this (during the build, or while Redis was
+                    # away) reached nobody: compare. Only changed articles are re-read.
+                    self._changes.put(_RESYNC)
                     self._subscribed.set()
                     await self._receive(subscription)
             except Exception:
