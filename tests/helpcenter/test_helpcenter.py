@@ -13,12 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hashdesk.cli import main
+from hashdesk.config import get_settings
 from hashdesk.core.audit import list_entries
 from hashdesk.core.auth import SYSTEM
 from hashdesk.core.ratelimit import ARTICLE_VOTE
 from hashdesk.helpcenter import actions, queries
 from hashdesk.helpcenter.models import ArticleStatus, ArticleTranslation, ArticleVote
 from hashdesk.helpcenter.schemas import ArticleCreate, TranslationSave
+from hashdesk.helpcenter.search import SearchIndex, VectorCache
+from hashdesk.helpcenter.search.documents import load_documents
 from hashdesk.runtime import Runtime
 from tests.conftest import login_agent, login_trader, make_agent, make_trader
 
@@ -190,6 +193,46 @@ def test_import_export_round_trip(cli: CliRunner, session: Session, tmp_path: Pa
         (41, "de", 1), (41, "en", 1)]  # fmt: skip
     # New articles after an import with explicit ids get fresh ids (the sequence moved on).
     assert make_article(session, "Another") > 41
+
+
+def _embed(cli: CliRunner, monkeypatch: pytest.MonkeyPatch, cache_setting: str) -> Any:
+    monkeypatch.setenv("HASHDESK_SEARCH_VECTOR_CACHE", cache_setting)
+    get_settings.cache_clear()
+    return cli.invoke(main, ["helpcenter", "embed"])
+
+
+def test_embed_fills_the_vector_cache_a_starting_node_reads(
+    cli: CliRunner, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_article(session, "Reset two-factor authentication", body="Open Security.")
+    make_article(session, "Deposit not arrived")
+    make_article(session, "Unfinished", status=ArticleStatus.DRAFT)
+    cache = tmp_path / "node-vectors.sqlite3"
+
+    first = _embed(cli, monkeypatch, str(cache))
+
+    assert first.exit_code == 0, first.output
+    assert "ready for 2 pages" in first.output
+    computed = re.search(r"(\d+) passage vectors computed", first.output)
+    assert computed is not None and int(computed.group(1)) > 0
+    again = _embed(cli, monkeypatch, str(cache))
+    assert "0 passage vectors computed" in again.output
+    # What `hashdesk serve` does at start: words now, vectors later, unless they are cached.
+    starting = SearchIndex(vector_cache=VectorCache(cache))
+    starting.add_documents(load_documents(session), embed=False)
+    assert starting.pending_embeddings() == 0
+
+
+def test_embed_says_when_there_is_nowhere_to_keep_the_vectors(
+    cli: CliRunner, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_article(session)
+    off = _embed(cli, monkeypatch, "")
+    assert off.exit_code == 1
+    assert "No vector cache is configured (HASHDESK_SEARCH_VECTOR_CACHE is empty)" in off.output
+    unwritable = _embed(cli, monkeypatch, str(tmp_path))  # a folder, not a file
+    assert unwritable.exit_code == 1
+    assert f"Cannot use the vector cache {tmp_path.resolve()}" in unwritable.output
 
 
 @pytest.mark.parametrize(

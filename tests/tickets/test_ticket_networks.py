@@ -160,6 +160,53 @@ def test_a_hash_or_address_in_another_networks_format_is_refused_naming_the_fiel
     assert why in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("network", "memo"),
+    [("xrp", "3523801912"), ("stellar", "4815162342"), ("stellar", "Invoice 4471"),
+     ("ton", "u-1001 deposit"), ("cosmos", "104837263"),
+     ("ethereum", "whatever the trader pasted")],  # no memos on Ethereum: kept as written
+)  # fmt: skip
+def test_a_memo_in_its_networks_format_is_accepted(
+    registry: Runtime, session: Session, network: str, memo: str
+) -> None:
+    ticket = open_ticket(session, make_trader(session), category="deposit",
+                         fields=deposit(network, memo=memo))  # fmt: skip
+    assert ticket.fields["memo"] == memo
+
+
+@pytest.mark.parametrize(
+    ("network", "memo", "why"),
+    [("xrp", "rN7n3473SaZBCG4dFL83w7a1RXtXtbk2D9", "destination tag is a whole number"),
+     ("XRP Ledger", "4294967296", "destination tag is a whole number"),
+     ("stellar", "a text memo longer than twenty-eight bytes", "at most 28 bytes"),
+     ("ton", "x" * 121, "at most 120 bytes")],
+)  # fmt: skip
+def test_a_memo_that_cannot_be_its_networks_is_refused_naming_the_field(
+    registry: Runtime, session: Session, network: str, memo: str, why: str
+) -> None:
+    # An address pasted where the tag goes is the classic mistake behind lost XRP deposits.
+    with pytest.raises(InvalidInput) as refused:
+        open_ticket(session, make_trader(session), category="deposit",
+                    fields=deposit(network, memo=memo))  # fmt: skip
+    assert refused.value.field == "fields.memo"
+    assert why in str(refused.value)
+
+
+def test_the_form_shows_a_wrong_tag_beside_the_memo_field(
+    registry: Runtime, client: TestClient, session: Session, settings: Settings
+) -> None:
+    token = sign_in_trader(client, settings, make_trader(session))
+    sent = ticket_form(csrf_token=token, **{
+        "fields.network": "xrp", "fields.asset": "XRP", "fields.memo": "tag 12"})  # fmt: skip
+    refused = client.post("/portal/new", data=sent)
+    assert refused.status_code == 422
+    assert "whole number from 0 to 4294967295" in field_error(refused, "fields.memo")
+    accepted = client.post("/portal/new", data={**sent, "fields.memo": "12"},
+                           follow_redirects=False)  # fmt: skip
+    assert accepted.status_code == 303, accepted.text
+    assert only_ticket(session).fields["memo"] == "12"
+
+
 def test_an_unknown_network_is_refused_naming_the_closest_registry_networks(
     registry: Runtime, session: Session
 ) -> None:

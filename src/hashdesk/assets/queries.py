@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from hashdesk.assets.formats import (
     ADDRESS_FORMATS,
+    MEMO_FORMATS,
     NETWORKS,
     TX_HASH_FORMATS,
     Check,
     Problem,
     check_address,
     check_tx_hash,
+    xrp_tag,
 )
 from hashdesk.assets.index import AssetEntry, DeploymentEntry, NetworkEntry, Snapshot
 from hashdesk.assets.models import Asset, AssetNetwork, Family, Network, NetworkStatus
@@ -225,12 +227,14 @@ def _network_entry(network: Network) -> NetworkEntry:
 @dataclass(frozen=True)
 class NetworkChoice:
     """A network a trader may name (a ticket's ``network`` field, a diagnostic's answer;
-    its ``slug`` is what is kept), with the checks of its transaction hashes and addresses."""
+    its ``slug`` is what is kept), with the checks of its transaction hashes, addresses and,
+    on a network whose deposits carry one, memos (XRP's destination tag, TON's comment)."""
 
     slug: str
     name: str
     tx_hash: Check
     address: Check
+    memo: Check | None = None
 
 
 @dataclass(frozen=True)
@@ -339,8 +343,10 @@ _FIXED_ALIASES = {
     "pol": "polygon", "arb": "arbitrum", "op": "optimism", "avax": "avalanche",
     "avax c-chain": "avalanche",
 }  # fmt: skip
+_FIXED_MEMOS = {"xrp": xrp_tag}
 FIXED_NETWORK_CHOICES = NetworkChoices(
-    by_slug={slug: NetworkChoice(slug, n.name, n.tx_hash, n.address) for slug, n in NETWORKS.items()},
+    by_slug={slug: NetworkChoice(slug, n.name, n.tx_hash, n.address, _FIXED_MEMOS.get(slug))
+             for slug, n in NETWORKS.items()},
     spellings={_spelling(n.name): slug for slug, n in NETWORKS.items()} | _FIXED_ALIASES
     | {slug: slug for slug in NETWORKS},
 )  # fmt: skip
@@ -356,9 +362,10 @@ def network_choices(session: Session | None) -> NetworkChoices:
     by_slug: dict[str, NetworkChoice] = {}
     for row in rows:
         address = ADDRESS_FORMATS.get(row.address_format)
+        memo = MEMO_FORMATS.get(row.memo_format) if row.memo_format else None
         by_slug[row.slug] = NetworkChoice(
             row.slug, row.name, TX_HASH_FORMATS.get(row.tx_hash_format, any_tx_hash),
-            address.check if address else any_address,
+            address.check if address else any_address, memo.check if memo else None,
         )  # fmt: skip
     # A slug outranks an alias, an alias a name: "avalanche" is an alias of avalanche-c, and
     # would name a network called "avalanche" instead if the registry had one.

@@ -1,4 +1,5 @@
-"""``hashdesk helpcenter import PATH`` and ``hashdesk helpcenter export PATH``.
+"""``hashdesk helpcenter import PATH``, ``hashdesk helpcenter export PATH`` and
+``hashdesk helpcenter embed``.
 
 The command line acts as the system (audited as such). An import names every file and field
 at fault and writes nothing unless the whole folder is good; with Redis configured its
@@ -7,10 +8,12 @@ publish events reach every running node, so the public pages change at once.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 
+from hashdesk.config import get_settings
 from hashdesk.core.auth import SYSTEM
 from hashdesk.core.command_session import command_transaction
 from hashdesk.helpcenter.transfer import (
@@ -27,7 +30,8 @@ WHAT_WAS_READ = {"markdown": "files", "zendesk": "Zendesk article texts",
 
 @click.group()
 def helpcenter() -> None:
-    """Help-center articles: import (Markdown, Zendesk, FAQ bank) and export (Markdown)."""
+    """Help-center articles: import (Markdown, Zendesk, FAQ bank), export (Markdown) and
+    the search vectors (embed)."""
 
 
 @helpcenter.command("import")
@@ -63,6 +67,30 @@ def export(path: Path) -> None:
     except OSError as error:
         raise click.ClickException(f"Cannot write to {path}: {error.strerror}") from error
     click.echo(f"Exported {count} files to {path}.")
+
+
+@helpcenter.command("embed")
+def embed() -> None:
+    """Compute the search vectors of every published page into this node's vector cache
+    (HASHDESK_SEARCH_VECTOR_CACHE). A node started afterwards has them from its first
+    request; otherwise it embeds them in the background, and until then the assistant
+    hands every question to a person. Pages already in the cache are read back."""
+    from hashdesk.helpcenter.search import build_index, vector_cache_for  # loads the encoders
+
+    cache = vector_cache_for(get_settings())
+    if cache is None:
+        raise click.ClickException(
+            "No vector cache is configured (HASHDESK_SEARCH_VECTOR_CACHE is empty): "
+            "there is nowhere to keep the vectors."
+        )
+    started, before = time.perf_counter(), cache.count()
+    with command_transaction() as session:
+        index = build_index(session, cache)
+    if not cache.usable:
+        raise click.ClickException(f"Cannot use the vector cache {cache.path} (see above).")
+    click.echo(f"Search vectors ready for {len(index)} pages in "
+               f"{time.perf_counter() - started:.1f} s: {cache.count() - before} passage vectors "
+               f"computed, the others read back from {cache.path}.")  # fmt: skip
 
 
 COMMANDS = [helpcenter]

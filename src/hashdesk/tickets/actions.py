@@ -210,7 +210,8 @@ def check_fields(
 ) -> dict[str, str]:
     """The ticket's structured fields, checked against ``category``; the network is stored
     as its slug, and a hash or address is checked in that network's format (in any known
-    network's without one). Without ``session``, networks are those of ``FIXED_NETWORK_CHOICES``."""
+    network's without one), a memo in that network's memo format when it has one. Without
+    ``session``, networks are those of ``FIXED_NETWORK_CHOICES``."""
     values = {k: v for k, v in fields.model_dump().items() if v}
     for name in values:
         if name not in category.fields:
@@ -227,8 +228,11 @@ def check_fields(
     if network is not None:
         values["network"] = network.slug
     checks = (network.tx_hash, network.address) if network else (any_tx_hash, any_address)
-    for name, check in zip(("tx_hash", "address"), checks, strict=True):
-        if name in values and (problem := check(values[name])):
+    # A memo without a network, or on a network without memos, is kept as written: it is
+    # what the trader pasted, and the agent judges it.
+    memo_check = network.memo if network else None
+    for name, check in zip(("tx_hash", "address", "memo"), (*checks, memo_check), strict=True):
+        if name in values and check is not None and (problem := check(values[name])):
             raise InvalidInput(problem.message, field=f"fields.{name}", **problem.params)
     return values
 

@@ -108,6 +108,11 @@ class VectorCache:
         ]
         self._run(lambda connection: _insert(connection, rows), None)
 
+    @property
+    def usable(self) -> bool:
+        """False once the file proved unusable (every vector is then computed, none kept)."""
+        return not self._broken
+
     def count(self) -> int:
         return self._run(
             lambda connection: int(
