@@ -346,3 +346,7 @@ def test_network_names_that_are_everyday_words_are_not_taken_from_a_sentence(
     assert given("my ETH deposit on Base is missing", networks) == {"asset": "ETH"}
     arbitrum = given("my ETH deposit on Arbitrum is missing", networks)
     assert arbitrum == {"network": "arbitrum", "asset": "ETH"}  # ETH is the coin, not Ethereum
+    italian = "Il mio deposito USDT su Arbitrum non è arrivato, eppure ero in linea"
+    assert given(italian, networks) == {"network": "arbitrum", "asset": "USDT"}
+    spanish = "Soy Aurora: mi depósito de USDT en Arbitrum no llegó"
+    assert given(spanish, networks) == {"network": "arbitrum", "asset": "USDT"}

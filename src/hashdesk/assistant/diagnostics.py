@@ -343,9 +343,12 @@ def _arrive(
 
 # Network spellings that are also everyday words: in a free sentence they are the word
 # ("the base fee", "near 100 USDT", "one deposit", "etc."), so they name no network there.
+# Also in the other languages traders write in: "ton dépôt" (your deposit), "nova conta"
+# (new account), "in linea" (online), "sei" (you are), and Aurora, a given name. Tickers
+# ("SOL", "SUI", "ADA", Turkish for island) need no entry: the registry lists them.
 ORDINARY_WORDS = frozenset({
     "base", "blast", "core", "dash", "dot", "etc", "flow", "mode", "near", "nova", "one", "op",
-    "opera", "scroll", "sonic", "ton", "mantle", "thor", "sei",
+    "opera", "scroll", "sonic", "ton", "mantle", "thor", "sei", "linea", "aurora",
 })  # fmt: skip
 _TICKER = re.compile(r"(?<![\w$])\$?([A-Z][A-Z0-9]{1,9})(?!\w)")
 _HASH_LIKE = re.compile(r"(?<!\w)(?:0x)?[0-9A-Za-z]{40,100}(?!\w)")
