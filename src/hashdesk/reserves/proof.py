@@ -127,56 +127,28 @@ class TreeReader:
         ids = self.ids(start, stop)
         accounts = self._slice("accounts.bin", HASH_SIZE, start, stop)
         nonces = self._slice("nonces.bin", NONCE_SIZE, start, stop)
-        levels = []
-        for level, size in enumerate(self.sizes[:-1]):
-            low = (start >> level) & ~1
-            high = min(((stop - 1) >> level) | 1, size - 1) + 1
-            levels.append(
-                (
-                    low,
-                    self.store.read_hashes(level, low, high),
-                    self.store.read_sums(level, low, high),
-                )
-            )
+        levels = _LevelWindow(self, start, stop)
+        assets = [{"symbol": asset.symbol, "decimals": asset.decimals} for asset in self.assets]
+        root = {"hash": self.root["hash"], "sums": self.root["totals"]}
         for index in wanted:
             offset = index - start
-            account = accounts[offset * HASH_SIZE : (offset + 1) * HASH_SIZE]
-            path = []
-            for level, side in sibling_positions(index, self.leaf_count):
-                low, hashes, sums = levels[level]
-                sibling = ((index >> level) ^ 1) - low
-                path.append(
-                    {
-                        "position": side,
-                        "hash": hashes[sibling].tobytes().hex(),
-                        "sums": self._amounts(sums[sibling]),
-                    }
-                )
-            leaf_sums = (
-                levels[0][2][index - levels[0][0]]
-                if levels
-                else self.store.read_sums(0, index, index + 1)[0]
-            )
-            leaf_hash = (
-                levels[0][1][index - levels[0][0]]
-                if levels
-                else self.store.read_hashes(0, index, index + 1)[0]
-            )
+            leaf = levels.node(0, index)
             yield {
                 "format": FORMAT,
-                "assets": [
-                    {"symbol": asset.symbol, "decimals": asset.decimals} for asset in self.assets
-                ],
-                "account": {"id": ids[offset], "salt": self.salt.hex(), "hash": account.hex()},
-                "nonce": nonces[offset * NONCE_SIZE : (offset + 1) * NONCE_SIZE].hex(),
-                "balances": self._amounts(leaf_sums),
-                "leaf": {
-                    "index": index,
-                    "count": self.leaf_count,
-                    "hash": leaf_hash.tobytes().hex(),
+                "assets": assets,
+                "account": {
+                    "id": ids[offset],
+                    "salt": self.salt.hex(),
+                    "hash": accounts[offset * HASH_SIZE : (offset + 1) * HASH_SIZE].hex(),
                 },
-                "path": path,
-                "root": {"hash": self.root["hash"], "sums": self.root["totals"]},
+                "nonce": nonces[offset * NONCE_SIZE : (offset + 1) * NONCE_SIZE].hex(),
+                "balances": leaf["sums"],
+                "leaf": {"index": index, "count": self.leaf_count, "hash": leaf["hash"]},
+                "path": [
+                    {"position": side, **levels.node(level, (index >> level) ^ 1)}
+                    for level, side in sibling_positions(index, self.leaf_count)
+                ],
+                "root": root,
             }
 
     def _amounts(self, words: Any) -> dict[str, str]:
@@ -184,6 +156,34 @@ class TreeReader:
             asset.symbol: format_amount((int(high) << 64) | int(low), asset.decimals)
             for asset, (high, low) in zip(self.assets, words, strict=True)
         }
+
+
+class _LevelWindow:
+    """The tree nodes the proofs of leaves ``start:stop`` need, read level by level once,
+    each formatted once however many proofs show it: a node at level L is on the path of
+    2^L leaves, and formatting its sums was most of the time per proof file."""
+
+    def __init__(self, reader: TreeReader, start: int, stop: int) -> None:
+        self._reader = reader
+        self._levels = []
+        for level, size in enumerate(reader.sizes[:-1] or reader.sizes):
+            low = (start >> level) & ~1
+            high = min(((stop - 1) >> level) | 1, size - 1) + 1
+            hashes = reader.store.read_hashes(level, low, high)
+            self._levels.append((low, hashes, reader.store.read_sums(level, low, high)))
+        self._formatted: dict[tuple[int, int], dict[str, Any]] = {}
+
+    def node(self, level: int, position: int) -> dict[str, Any]:
+        """``{"hash", "sums"}`` of the node at ``position`` of ``level`` (shared: read only)."""
+        key = (level, position)
+        found = self._formatted.get(key)
+        if found is None:
+            low, hashes, sums = self._levels[level]
+            found = self._formatted[key] = {
+                "hash": hashes[position - low].tobytes().hex(),
+                "sums": self._reader._amounts(sums[position - low]),
+            }
+        return found
 
 
 def write_proofs(out: Path, indices: Iterable[int], progress: Progress | None = None) -> int:
