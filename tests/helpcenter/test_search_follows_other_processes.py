@@ -5,8 +5,11 @@ the check is indexed once."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,6 +223,41 @@ def test_a_quiet_database_costs_one_check_and_no_reading(
     after_two_more_checks(fast_checks)
 
     assert len(nodes.reindexed) == before
+
+
+class SlowToSubscribeBus(MemoryBus):
+    """A bus whose subscriptions wait until ``opened`` is set (a busy or distant Redis)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened = threading.Event()
+
+    @asynccontextmanager
+    async def subscribe(self, *channels: str) -> AsyncIterator[object]:
+        while not self.opened.is_set():
+            await asyncio.sleep(0.01)
+        async with super().subscribe(*channels) as subscription:
+            yield subscription
+
+
+def test_the_first_search_does_not_wait_for_the_subscription_and_misses_nothing(
+    runtime: Runtime,
+) -> None:
+    bus = SlowToSubscribeBus()
+    index = LiveIndex(runtime.database, bus, check_seconds=3600.0)  # no periodic check here
+    index.start()  # returns with the bus still subscribing: searches can begin
+    try:
+        assert index.index.search("margin call", "en") == []
+        # Announced on the bus before anyone listens: only the comparison on subscribing
+        # can find it.
+        article_id = create(runtime, "Margin call alerts", "We email you at 80% margin ratio.")
+        assert not index.wait_idle(0.2)  # still not subscribed
+        bus.opened.set()
+        assert index.wait_idle(EVENT_SECONDS)
+        assert [hit.article_id for hit in index.index.search("margin call", "en")] == [article_id]
+    finally:
+        bus.opened.set()
+        index.stop(wait_seconds=5.0)
 
 
 def test_the_check_is_frequent_only_where_the_bus_stays_in_the_process() -> None:

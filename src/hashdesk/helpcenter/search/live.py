@@ -8,11 +8,12 @@ thread a moment later (until then it ranks by its words alone).
 
 The in-process bus reaches no other process: ``hashdesk helpcenter import`` or a second
 worker publishing without Redis is announced to nobody here. So the worker also reads a
-one-row fingerprint of the published translations every ``CHECK_SECONDS`` (about a
-millisecond for the demo's 676 pages, 5 ms at 20,000 on SQLite: ``bench/search_fingerprint.py``;
-no query per search); when it changes, it compares
-each article's published state (internal flag, locale and version of each published
-translation) with the one it indexed and re-reads only the articles that differ. With Redis
+one-row fingerprint of the published translations every ``CHECK_SECONDS`` (about 1 ms
+for the demo's 676 pages, 5 ms at 20,000 on SQLite, ``bench/search_fingerprint.py``; no query
+per search); when it changes, it compares each article's published state (internal flag,
+locale and version of each published translation) with the one it indexed and re-reads only
+the articles that differ. The same comparison runs each time the listener subscribes: a
+change announced before that reached nobody. With Redis
 the bus carries every node's changes, and the check runs every ``CHECK_SECONDS_SHARED_BUS``
 only as a safety net: a message published while Redis was down is lost for good (publishing
 runs after the commit, and its failure is only logged). Whether a change comes through the
@@ -91,9 +92,9 @@ class LiveIndex:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Build from the database without waiting for the subscription (the first search
-        waits for this): once subscribed, the listener asks the worker to compare every
-        article's state, so a change made before then is indexed, not lost."""
+        """Build from the database at once: the first search waits for the build, not for
+        the subscription. Once subscribed, the listener has the worker compare every
+        article's state with the database, so a change announced before then is indexed."""
         self._start_thread(self._listen_forever, "search-listener")
         with self._database.session() as session:
             self._fingerprint = fingerprint(session)  # first: a change after it is seen later
