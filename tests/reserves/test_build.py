@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from hashdesk.reserves import (
     load_manifest,
     verify_document,
 )
-from hashdesk.reserves.proof import proof_for_account
+from hashdesk.reserves.proof import proof_for_account, write_proofs
 from hashdesk.reserves.snapshot import Block, _parse_careful, _parse_plain, parse_block
 from hashdesk.reserves.tree import Asset, leaf_hash, node_hash, sibling_positions
 
@@ -284,6 +285,22 @@ def test_a_sample_of_proofs_or_none(tmp_path: Path) -> None:
     other = tmp_path / "second"
     other.mkdir()
     assert build(other, ASSETS, rows, proofs="none").proofs_written == 0
+
+
+def test_proofs_written_by_several_processes_are_the_files_one_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hashdesk.reserves.proof.GROUP_SPAN", 64)  # 8 groups for 2 workers
+    build(tmp_path, ASSETS, [(f"u{n}", (f"{n}.5", "1", "0")) for n in range(500)], proofs="none")
+    out = tmp_path / "out"
+
+    def written(workers: int) -> dict[str, bytes]:
+        shutil.rmtree(out / "proofs", ignore_errors=True)
+        assert write_proofs(out, range(500), workers=workers) == 500
+        return {path.name: path.read_bytes() for path in (out / "proofs").glob("*/*.json")}
+
+    together = written(2)
+    assert len(together) == 500 and together == written(1)
 
 
 def test_parquet_snapshots_when_pyarrow_is_installed(tmp_path: Path) -> None:

@@ -311,7 +311,7 @@ def _build(
     }
     write_publication(out, manifest, top.root_hash, totals, leaves.count, top.depth, snapshot.name)
     started = time.perf_counter()
-    written = write_proofs(out, _chosen(proofs, leaves.count), progress)
+    written = write_proofs(out, _chosen(proofs, leaves.count), progress, workers)
     seconds["proofs"] = time.perf_counter() - started
     return BuildResult(out, top.root_hash.hex(), totals, leaves.count, top.depth, written, seconds)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ from hashdesk.reserves.tree import (
     LevelStore,
     Progress,
     level_sizes,
+    make_pool,
+    ordered_map,
     sibling_positions,
 )
 
@@ -186,32 +189,58 @@ class _LevelWindow:
         return found
 
 
-def write_proofs(out: Path, indices: Iterable[int], progress: Progress | None = None) -> int:
-    """Write the proof file of each leaf in ``indices`` (ascending); returns how many."""
-    reader = TreeReader(out)
-    chosen = indices if isinstance(indices, range) else list(indices)
-    try:
-        return _write_groups(out, reader, chosen, progress)
-    finally:
-        reader.close()
-
-
-def _write_groups(
-    out: Path, reader: TreeReader, chosen: range | list[int], progress: Progress | None
+def write_proofs(
+    out: Path, indices: Iterable[int], progress: Progress | None = None, workers: int = 1
 ) -> int:
+    """Write the proof file of each leaf in ``indices`` (ascending); returns how many. With
+    ``workers`` > 1, groups of proofs are written by that many processes: creating millions
+    of small files is most of the time, and it is the kernel's CPU, which scales."""
+    chosen = indices if isinstance(indices, range) else list(indices)
+    pool = make_pool(workers) if len(chosen) > GROUP_SPAN else None
+    written = 0
+    try:
+        write = partial(_write_group, out)
+        for count in ordered_map(pool, write, _groups(chosen), 2 * workers):
+            written += count
+            if progress is not None:
+                progress("proofs", written, len(chosen))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        _close_readers()  # this process's; a worker's close when it exits
+    return written
+
+
+# The reader of each built folder, per process: a worker opens it for its first group and
+# keeps it for the others (reading the ids' offsets again per group would cost more than
+# the group's files).
+_readers: dict[Path, TreeReader] = {}
+
+
+def _reader(out: Path) -> TreeReader:
+    reader = _readers.get(out)
+    if reader is None:
+        reader = _readers[out] = TreeReader(out)
+    return reader
+
+
+def _close_readers() -> None:
+    while _readers:
+        _readers.popitem()[1].close()
+
+
+def _write_group(out: Path, group: tuple[int, int, list[int]]) -> int:
+    start, stop, wanted = group
     written, made = 0, set()
-    for start, stop, wanted in _groups(chosen):
-        for document in reader.proofs(start, stop, wanted):
-            path = proof_path(out, bytes.fromhex(document["account"]["hash"]))
-            if path.parent.name not in made:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made.add(path.parent.name)
-            # Compact: the C encoder is several times faster than an indented dump, which
-            # matters for millions of files (a browser or ``jq`` indents them for reading).
-            path.write_text(json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8")
-            written += 1
-        if progress is not None:
-            progress("proofs", written, len(chosen))
+    for document in _reader(out).proofs(start, stop, wanted):
+        path = proof_path(out, bytes.fromhex(document["account"]["hash"]))
+        if path.parent.name not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent.name)
+        # Compact: the C encoder is several times faster than an indented dump, which
+        # matters for millions of files (a browser or ``jq`` indents them for reading).
+        path.write_text(json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8")
+        written += 1
     return written
 
 
