@@ -4,11 +4,13 @@ and what a trader is told when none is named."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.orm import Session
 
 from hashdesk.assets.demo import real_document
 from hashdesk.assets.queries import (
     FIXED_NETWORK_CHOICES,
     NetworkChoices,
+    asset_exists,
     network_choices,
     unknown_network,
 )
@@ -83,3 +85,8 @@ def test_an_unknown_network_is_answered_with_a_few_names_not_every_slug(
     assert values["suggestions"] == (
         "Bitcoin (bitcoin), Ethereum (ethereum), TRON (tron), BNB Smart Chain (bsc), Solana (solana)"
     )
+
+
+def test_an_asset_is_known_by_its_symbol_in_any_case(registry: Runtime, session: Session) -> None:
+    assert asset_exists(session, "USDT") and asset_exists(session, "usdt")
+    assert not asset_exists(session, "KYC")  # capitals in a message that name no asset

@@ -86,6 +86,12 @@ def get_asset(session: Session, symbol: str) -> Asset | None:
     return session.scalar(query)
 
 
+def asset_exists(session: Session, symbol: str) -> bool:
+    """Whether the registry lists ``symbol`` (in any case), without loading the asset."""
+    query = select(Asset.id).where(func.lower(Asset.symbol) == symbol.lower()).limit(1)
+    return session.scalar(query) is not None
+
+
 def list_assets(session: Session, after_id: int | None, limit: int) -> Page[Asset]:
     query = select(Asset).options(selectinload(Asset.networks)).order_by(Asset.id).limit(limit + 1)
     if after_id is not None:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hashdesk.accounts.models import Trader
-from hashdesk.assets.queries import get_asset, network_choices
+from hashdesk.assets.queries import asset_exists, network_choices
 from hashdesk.assistant import diagnostics, queries
 from hashdesk.assistant.diagnostics import Ask, Finish, Flow, OutcomeKind, Rejected, Terminal, Turn
 from hashdesk.assistant.engine import Decision, Engine, Hit, Reply, extract
@@ -154,7 +154,7 @@ def do_ask(
     # on SQLite that write lock would keep the flow's tracer (its own session) from writing.
     networks = network_choices(session) if in_flow or flow else None
     given = (
-        diagnostics.given_in(text, networks, lambda symbol: get_asset(session, symbol) is not None)
+        diagnostics.given_in(text, networks, lambda symbol: asset_exists(session, symbol))
         if flow and networks
         else {}
     )
