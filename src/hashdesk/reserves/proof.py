@@ -154,7 +154,7 @@ class TreeReader:
                 "root": root,
             }
 
-    def _amounts(self, words: Any) -> dict[str, str]:
+    def amounts(self, words: Any) -> dict[str, str]:
         return {
             asset.symbol: format_amount((int(high) << 64) | int(low), asset.decimals)
             for asset, (high, low) in zip(self.assets, words, strict=True)
@@ -184,7 +184,7 @@ class _LevelWindow:
             low, hashes, sums = self._levels[level]
             found = self._formatted[key] = {
                 "hash": hashes[position - low].tobytes().hex(),
-                "sums": self._reader._amounts(sums[position - low]),
+                "sums": self._reader.amounts(sums[position - low]),
             }
         return found
 
