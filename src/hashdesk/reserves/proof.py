@@ -155,6 +155,7 @@ class TreeReader:
             }
 
     def amounts(self, words: Any) -> dict[str, str]:
+        """Each asset's 128-bit sum, given as (high, low) 64-bit words, as a decimal string."""
         return {
             asset.symbol: format_amount((int(high) << 64) | int(low), asset.decimals)
             for asset, (high, low) in zip(self.assets, words, strict=True)
