@@ -24,6 +24,7 @@ from hashdesk.helpcenter.transfer import (
     read_source,
 )
 
+EMBED_BATCH = 64  # pages per step of the progress bar (and per call of the encoders)
 WHAT_WAS_READ = {"markdown": "files", "zendesk": "Zendesk article texts",
                  "faq": "FAQ entries"}  # fmt: skip
 
@@ -75,7 +76,8 @@ def embed() -> None:
     (HASHDESK_SEARCH_VECTOR_CACHE). A node started afterwards has them from its first
     request; otherwise it embeds them in the background, and until then the assistant
     hands every question to a person. Pages already in the cache are read back."""
-    from hashdesk.helpcenter.search import build_index, vector_cache_for  # loads the encoders
+    from hashdesk.helpcenter.search import SearchIndex, vector_cache_for  # loads the encoders
+    from hashdesk.helpcenter.search.documents import load_documents
 
     cache = vector_cache_for(get_settings())
     if cache is None:
@@ -85,7 +87,12 @@ def embed() -> None:
         )
     started, before = time.perf_counter(), cache.count()
     with command_transaction() as session:
-        index = build_index(session, cache)
+        documents = load_documents(session)
+    index = SearchIndex(vector_cache=cache)
+    index.add_documents(documents, embed=False)  # the words, and the vectors already kept
+    with click.progressbar(length=index.pending_embeddings(), label="Embedding pages") as bar:
+        while done := index.embed_pending(EMBED_BATCH):
+            bar.update(done)
     if not cache.usable:
         raise click.ClickException(f"Cannot use the vector cache {cache.path} (see above).")
     click.echo(f"Search vectors ready for {len(index)} pages in "
