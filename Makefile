@@ -25,7 +25,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 demo: install  ## install, create the SQLite database, load demo data and serve on :8000
 	$(BIN)/hashdesk migrate
 	HASHDESK_TRIAGE_MODEL_DIR=var/triage HASHDESK_RESERVES_DIR=var/reserves $(BIN)/hashdesk demo load --if-empty
-	$(BIN)/hashdesk helpcenter embed
+	-$(BIN)/hashdesk helpcenter embed
 	@$(BIN)/hashdesk demo banner --url http://$(HOST):$(PORT)
 	HASHDESK_DEMO_MODE=true HASHDESK_TRIAGE_MODEL_DIR=var/triage HASHDESK_RESERVES_DIR=var/reserves $(BIN)/hashdesk serve --host $(HOST) --port $(PORT)
 

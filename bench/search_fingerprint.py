@@ -4,8 +4,8 @@ Every search index reads ``fingerprint`` every 2 s without Redis (30 s with it),
 ``published_states`` when the fingerprint moved or after a subscription; both read only
 the small columns of the published translations. This fills a fresh database, built by the
 migrations, with ``--pages`` published translations (two per article, bodies of about 3 kB
-as real articles have) and times both, with and without the translations' published-state
-index (``--without-index`` drops it, to compare in one run).
+as real articles have) and times both with the translations' published-state index, then
+drops the index and times them again: both figures come from one run.
 
     .venv/bin/python bench/search_fingerprint.py [--pages 20000] [--runs 15]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench]

@@ -16,6 +16,7 @@ from hashdesk.assets.schemas import RegistryDocument
 from hashdesk.assets.transfer import import_document
 from hashdesk.assistant.actions import Tools
 from hashdesk.assistant.engine import Engine
+from hashdesk.assistant.models import AssistantConversation
 from hashdesk.assistant.routes import tools_dep
 from hashdesk.config import Settings
 from hashdesk.core.auth import SYSTEM, Role
@@ -209,6 +210,28 @@ def test_a_trader_hand_off_is_their_own_ticket(
     assert done.status_code == 201, done.text
     ticket = app_client.get(f"/api/v1/tickets/{done.json()['tracking_id']}", headers=headers)
     assert ticket.status_code == 200 and "urgent" in ticket.json()["description"]
+
+
+def test_a_field_the_ticket_refuses_does_not_stop_the_hand_off(
+    app_client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = bearer(settings, make_trader(session).external_id)
+    url = new_conversation(app_client, headers)
+    conversation = session.get(AssistantConversation, int(url.rsplit("/", 1)[1]))
+    assert conversation is not None
+    # A memo read on chain in no format XRP's tags have: an address sent as the tag.
+    address = "r9cZA1mLK5R5Am25ArfXFmqgNwjZgnfk59"
+    conversation.handoff_draft = {"category": "deposit", "fields": {
+        "network": "xrp", "asset": "XRP", "memo": address}}  # fmt: skip
+    session.commit()
+
+    done = app_client.post(f"{url}/handoff", json={"note": ""}, headers=headers)
+
+    assert done.status_code == 201, done.text
+    session.expire_all()
+    ticket = session.scalars(select(Ticket)).one()
+    assert ticket.fields == {"network": "xrp", "asset": "XRP"}
+    assert f"Not kept as the memo field: {address} (A destination tag" in ticket.description
 
 
 def test_cookie_signed_in_traders_need_csrf(app_client: TestClient, session: Session,

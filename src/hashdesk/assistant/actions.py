@@ -38,7 +38,7 @@ from hashdesk.helpcenter import actions as helpcenter_actions
 from hashdesk.helpcenter import queries as helpcenter_queries
 from hashdesk.tickets import actions as ticket_actions
 from hashdesk.tickets.models import Ticket
-from hashdesk.tickets.queries import category_rules
+from hashdesk.tickets.queries import CategoryRule, category_rules
 from hashdesk.tickets.schemas import TicketCreate, TicketFields
 
 # A conversation quiet this long is over: settled as abandoned, or (answered) as resolved
@@ -445,6 +445,25 @@ def _category_for(session: Session, draft: dict[str, Any], predicted: str | None
     return FALLBACK_CATEGORY
 
 
+def _fields_for_ticket(
+    session: Session, rule: CategoryRule, fields: dict[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """The draft's fields as ``check_fields`` keeps them, and a line for each it refused.
+    A refused optional field (a memo read on chain that is in no format the registry
+    knows) is left out of the fields rather than keeping the trader from a person; the
+    line keeps it for the agent."""
+    left_out: list[str] = []
+    while True:
+        try:
+            kept = ticket_actions.check_fields(rule, TicketFields(**fields), session)
+            return kept, left_out
+        except InvalidInput as refused:
+            name = (refused.field or "").removeprefix("fields.")
+            if name not in fields or name in rule.required_fields:
+                raise
+            left_out.append(f"Not kept as the {name} field: {fields.pop(name)} ({refused})")
+
+
 def do_handoff(
     session: Session, tools: Tools, conversation: AssistantConversation,
     trader_actor: Principal | None, email: str | None, note: str, now: datetime,
@@ -459,9 +478,10 @@ def do_handoff(
         rule = dataclasses.replace(rule, department=str(draft["department"]))
     if draft.get("priority"):
         rule = dataclasses.replace(rule, default_priority=str(draft["priority"]))
-    fields = ticket_actions.check_fields(rule, TicketFields(**draft.get("fields", {})), session)
+    fields, left_out = _fields_for_ticket(session, rule, dict(draft.get("fields", {})))
     subject = draft.get("subject") or _subject(asked) or "Question from the assistant"
     lines = [note] if note else []
+    lines += left_out
     lines += [f"Language: {conversation.locale}",
               f"Predicted category: {predicted or 'none'} ({confidence if confidence is not None else '-'})",
               "", "Conversation with the assistant:", transcript(session, conversation)]  # fmt: skip

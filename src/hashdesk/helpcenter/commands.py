@@ -86,6 +86,8 @@ def embed() -> None:
             "there is nowhere to keep the vectors."
         )
     started, before = time.perf_counter(), cache.count()
+    if not cache.usable:  # found before hours of embedding, not after
+        raise click.ClickException(f"Cannot use the vector cache {cache.path} (see above).")
     with command_transaction() as session:
         documents = load_documents(session)
     index = SearchIndex(vector_cache=cache)

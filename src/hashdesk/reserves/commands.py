@@ -64,7 +64,9 @@ class _StderrProgress:
 @click.option("--proofs", default="all", show_default=True, type=_ProofsChoice(),
               help="write a proof file for all accounts, none, or a random sample of N")  # fmt: skip
 @click.option(
-    "--workers", type=click.IntRange(1, 64), help="hashing processes (default: one per core)"
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="processes that hash the tree and write the proof files (default: one per core)",
 )
 def build(
     input_path: Path,
