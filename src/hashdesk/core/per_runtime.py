@@ -35,6 +35,11 @@ class PerRuntime(Generic[Made]):
                 weakref.finalize(runtime, self._forget, key, found)
             return found
 
+    def peek(self, runtime: Runtime) -> Made | None:
+        """The runtime's object if it was made, without making it."""
+        with self._lock:
+            return self._made.get(id(runtime))
+
     def _forget(self, key: int, made: Made) -> None:
         self._stop(made)
         with self._lock:

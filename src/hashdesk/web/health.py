@@ -1,4 +1,7 @@
-"""``/healthz``: is the database (and Redis, when configured) answering?"""
+"""``/healthz``: is the database (and Redis, when configured) answering? It also tells how
+far the node's help-center search is, which does not make it unhealthy: a node that has not
+embedded its pages yet serves, by words alone (``hashdesk helpcenter embed`` before ``serve``
+avoids that)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from hashdesk import __version__
+from hashdesk.helpcenter.search.live import search_status
 from hashdesk.runtime import Runtime
 from hashdesk.web.deps import RuntimeDep
 
@@ -32,5 +36,11 @@ def _check(runtime: Runtime) -> dict[str, str]:
 async def healthz(runtime: RuntimeDep) -> JSONResponse:
     checks = await run_in_threadpool(_check, runtime)
     healthy = all(value == "ok" for value in checks.values())
-    body = {"status": "ok" if healthy else "degraded", "version": __version__, "checks": checks}
+    body: dict[str, object] = {
+        "status": "ok" if healthy else "degraded",
+        "version": __version__,
+        "checks": checks,
+    }
+    if (search := search_status(runtime)) is not None:
+        body["search"] = search
     return JSONResponse(body, status_code=200 if healthy else 503)

@@ -307,6 +307,16 @@ def live_index(runtime: Runtime) -> LiveIndex:
     return _indexes.get(runtime)
 
 
+def search_status(runtime: Runtime) -> dict[str, int] | None:
+    """How far this process's index is (None before its first search): pages indexed, and
+    how many still wait for their vectors (searched by words alone, and never answered by
+    the assistant, until then)."""
+    live = _indexes.peek(runtime)
+    if live is None:
+        return None
+    return {"pages": len(live.index), "pages_without_vectors": live.index.pending_embeddings()}
+
+
 @atexit.register
 def _stop_all() -> None:
     """Let the threads finish their batch before the interpreter goes: native encoders
