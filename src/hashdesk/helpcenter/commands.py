@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,9 @@ from hashdesk.helpcenter.transfer import (
     export_folder,
     read_source,
 )
+
+if TYPE_CHECKING:
+    from hashdesk.helpcenter.search import VectorCache
 
 EMBED_BATCH = 64  # pages per step of the progress bar (and per call of the encoders)
 WHAT_WAS_READ = {"markdown": "files", "zendesk": "Zendesk article texts",
@@ -86,8 +90,7 @@ def embed() -> None:
             "there is nowhere to keep the vectors."
         )
     started, before = time.perf_counter(), cache.count()
-    if not cache.usable:  # found before hours of embedding, not after
-        raise click.ClickException(f"Cannot use the vector cache {cache.path} (see above).")
+    _require_usable(cache)  # found before hours of embedding, not after
     with command_transaction() as session:
         documents = load_documents(session)
     index = SearchIndex(vector_cache=cache)
@@ -95,11 +98,15 @@ def embed() -> None:
     with click.progressbar(length=index.pending_embeddings(), label="Embedding pages") as bar:
         while done := index.embed_pending(EMBED_BATCH):
             bar.update(done)
-    if not cache.usable:
-        raise click.ClickException(f"Cannot use the vector cache {cache.path} (see above).")
+    _require_usable(cache)
     click.echo(f"Search vectors ready for {len(index)} pages in "
                f"{time.perf_counter() - started:.1f} s: {cache.count() - before} passage vectors "
                f"computed, the others read back from {cache.path}.")  # fmt: skip
+
+
+def _require_usable(cache: VectorCache) -> None:
+    if not cache.usable:
+        raise click.ClickException(f"Cannot use the vector cache {cache.path} (see above).")
 
 
 COMMANDS = [helpcenter]

@@ -41,6 +41,6 @@ async def healthz(runtime: RuntimeDep) -> JSONResponse:
         "version": __version__,
         "checks": checks,
     }
-    if (search := search_status(runtime)) is not None:
+    if (search := await run_in_threadpool(search_status, runtime)) is not None:
         body["search"] = search
     return JSONResponse(body, status_code=200 if healthy else 503)

@@ -361,7 +361,8 @@ class SearchIndex:
         return {key[0] for key in self._docs}
 
     def pending_embeddings(self) -> int:
-        return sum(1 for doc in self._docs.values() if doc.missing_encoders())
+        with self._write:  # other threads ask too (/healthz) while the worker re-indexes
+            return sum(1 for doc in self._docs.values() if doc.missing_encoders())
 
     def embed_pending(self, batch: int = 32) -> int:
         """Compute the vectors of up to ``batch`` documents that lack them; how many."""
